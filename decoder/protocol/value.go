@@ -1,0 +1,69 @@
+package protocol
+
+// Kind says how to read a Value.
+type Kind uint8
+
+const (
+	KindInvalid  Kind = iota
+	KindUint          // Num
+	KindInt           // int64(Num)
+	KindFloat         // math.Float64frombits(Num)
+	KindBool          // Num != 0
+	KindString        // Str
+	KindEnum          // Num, with its name in Str ("" when the number has no name)
+	KindU128          // Hi<<64 | Num, e.g. message ids
+	KindTime          // Num = microseconds since the Unix epoch
+	KindDuration      // Num = microseconds; the sentinels of IggyExpiry are enums, not durations
+	KindBytes         // opaque bytes: Num = length; Str holds the bytes only when payloads are enabled
+	KindRedacted      // a secret: neither its bytes nor its length are kept
+	KindObject        // begins a nested object; closed by KindEnd
+	KindList          // begins a list; closed by KindEnd
+	KindEnd           // closes the innermost KindObject or KindList
+)
+
+// Value is one decoded field. A payload decodes to a flat slice of Values in
+// wire order; KindObject/KindList ... KindEnd bracket nesting, so a slice can be
+// written as JSON or text without building a tree.
+//
+// Name is always a constant from the protocol description. Str may point into
+// a Record's string arena: it is valid until the Record is reset or decoded
+// into again (see Record.Clone).
+//
+// Identifiers decode to one KindString value whose Num is the identifier kind
+// (1 numeric, 2 string), so "1" the number and "1" the name stay apart.
+type Value struct {
+	Name string
+	Str  string
+	Num  uint64
+	Hi   uint64
+	Kind Kind
+}
+
+// Summary holds the few decoded fields that filters, metrics and the audit trail
+// key on, so that they need not walk the Values. Fields the command does not
+// carry stay zero.
+type Summary struct {
+	Stream        string // identifier as decoded: a number ("1") or a name
+	Topic         string
+	ConsumerGroup string
+	Partition     uint32
+	HasPartition  bool
+	Username      string // user named by the command (login, create/update/delete user, ...)
+	UserID        uint32 // user id returned by a login
+	HasUserID     bool
+	MessageCount  uint32 // messages sent or polled
+	PayloadBytes  uint64 // sum of message payload sizes
+}
+
+var kindNames = [...]string{
+	KindInvalid: "invalid", KindUint: "uint", KindInt: "int", KindFloat: "float", KindBool: "bool",
+	KindString: "string", KindEnum: "enum", KindU128: "u128", KindTime: "time", KindDuration: "duration",
+	KindBytes: "bytes", KindRedacted: "redacted", KindObject: "object", KindList: "list", KindEnd: "end",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "invalid"
+}
