@@ -5,19 +5,23 @@ import (
 	"io"
 
 	"github.com/iggytrace/iggytrace/decoder"
-	"github.com/iggytrace/iggytrace/export/stdout"
-	"github.com/iggytrace/iggytrace/loader/pcapfile"
 )
 
 // pipeline connects a segment source to the tracker and the tracker to the
 // sinks. It remembers the first sink error so that a closed stdout stops the run.
 type pipeline struct {
 	tracker *decoder.Tracker
-	out     *stdout.Writer
+	out     eventWriter
 	err     error
 }
 
-func newPipeline(cfg decoder.Config, out *stdout.Writer) *pipeline {
+// eventWriter is a sink of events: the stdout writer, and the others to come.
+type eventWriter interface {
+	Write(*decoder.Event) error
+	Flush() error
+}
+
+func newPipeline(cfg decoder.Config, out eventWriter) *pipeline {
 	p := &pipeline{out: out}
 	p.tracker = decoder.NewTracker(cfg, p.emit)
 	return p
@@ -47,7 +51,7 @@ func (p *pipeline) finish() error {
 
 // summary prints what was decoded and, above all, what was not: nothing is
 // lost silently.
-func (p *pipeline) summary(w io.Writer, name string, rs pcapfile.Stats) {
+func (p *pipeline) summary(w io.Writer, name string, source fmt.Stringer) {
 	s := p.tracker.Stats()
 	fmt.Fprintf(w, "%s: %d connections, %d exchanges paired, %d unanswered, %d unmatched responses, %d decode errors\n",
 		name, s.Conns, s.Pairs, s.Unanswered, s.Unmatched, s.DecodeErrors)
@@ -55,5 +59,5 @@ func (p *pipeline) summary(w io.Writer, name string, rs pcapfile.Stats) {
 		fmt.Fprintf(w, "%s: %d gaps (%d bytes lost), %d bytes undecodable, %d bytes not captured, %d connections evicted\n",
 			name, s.Gaps, s.GapBytes, s.DesyncBytes, s.SkippedBytes, s.Evicted)
 	}
-	fmt.Fprintf(w, "%s: %s\n", name, rs)
+	fmt.Fprintf(w, "%s: %s\n", name, source)
 }

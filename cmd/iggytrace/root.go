@@ -76,7 +76,7 @@ latency per request, with passwords and tokens redacted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newReadCmd(), newCommandsCmd())
+	root.AddCommand(newReadCmd(), newTraceCmd(), newDemoCmd(), newCheckCmd(), newCommandsCmd(), newServeTestCmd())
 	return root
 }
 
