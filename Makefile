@@ -23,10 +23,11 @@ deps:
 # Go bindings, the status-code table, docs derived from the protocol table.
 generate: deps
 	$(GO) generate ./bpf/... ./decoder/...
-	$(GO) run ./cmd/iggytrace commands --markdown > docs/protocol.md
+
+GENERATED = bpf/capture_bpfel.go bpf/capture_bpfel.o decoder/protocol/status_gen.go docs/protocol.md
 
 check-generated: generate
-	@git diff --exit-code -- bpf decoder docs/protocol.md || \
+	@git diff --exit-code --stat -- $(GENERATED) || \
 	  (echo "generated files are stale: run 'make generate' and commit the result" >&2; exit 1)
 
 vet:
@@ -50,7 +51,8 @@ fuzz:
 # SDK sessions against the test server (needs root for the loopback capture).
 testdata:
 	$(GO) run ./internal/capturegen -out testdata
-	$(GO) test ./... -run Golden -update
+	cp testdata/session.pcapng internal/samples/session.pcapng
+	$(GO) test ./cmd/iggytrace -run Golden -update
 
 clean:
 	rm -rf bin

@@ -19,7 +19,7 @@ type conn struct {
 	dec      *protocol.Decoder
 	rec      protocol.Record // scratch, reused for every payload
 	in, out  half            // client → server, server → client
-	pending  []pending       // FIFO of requests awaiting a response
+	pending  queue           // FIFO of requests awaiting a response
 	lastSeen int64
 	stats    ConnStats
 
@@ -33,11 +33,77 @@ type conn struct {
 	causal    bool
 	midStream bool
 	rst       bool
+
+	// reqN numbers the requests framed (pending.n); reqLossAt is reqN when
+	// the request stream last lost bytes (a gap, a desync, a loss of
+	// sync), if reqLoss: a request may have been lost there, and a
+	// response that follows may answer it rather than the request before.
+	reqN, reqLossAt uint64
+	reqLoss         bool
+	// Since the last pairing: the losses of the request stream (reqN at
+	// each, once per place) and of the response stream that cost a frame
+	// header. See match.
+	reqLosses  [16]uint64
+	nReqLosses int
+	respLost   int
+	// orphan is when the last response that found no request began (0:
+	// none since the last pairing). It answered a request that ended
+	// before, if the capture recorded the request after it.
+	orphan int64
+	// held is a response waiting, while pairing is causal, for the request
+	// stream to show whether a request was lost before it (see onResponse).
+	held     framing.Frame
+	heldData []byte
+	holding  bool
 }
 
 type pending struct {
-	ev  *Event
-	end int64 // time of the request's last byte
+	ev   *Event
+	n    uint64    // conn.reqN of the request
+	end  int64     // time of the request's last byte
+	room eventRoom // what ev's block has left for the response's Values
+}
+
+// queue is a FIFO of pending requests: items[head:]. Taking from the front
+// moves head rather than reslicing, so the backing array is reused: with
+// one request in flight, as Iggy clients keep, a resliced FIFO loses its
+// capacity on every pop and allocates on every push.
+type queue struct {
+	items []pending
+	head  int
+}
+
+func (q *queue) len() int { return len(q.items) - q.head }
+
+// all returns the queued requests, oldest first; valid until the next change.
+func (q *queue) all() []pending { return q.items[q.head:] }
+
+func (q *queue) push(p pending) {
+	if len(q.items) == cap(q.items) && q.head > 0 && 2*q.head >= len(q.items) {
+		// At least half the array lies before head: move the queue down
+		// instead of growing. Compacting only then keeps push O(1)
+		// amortised when the queue is held full (MaxPending reached).
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	q.items = append(q.items, p)
+}
+
+// drop removes the n oldest requests.
+func (q *queue) drop(n int) {
+	clear(q.items[q.head : q.head+n]) // let the Events go
+	q.head += n
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+}
+
+// pop removes and returns the oldest request.
+func (q *queue) pop() pending {
+	p := q.items[q.head]
+	q.drop(1)
+	return p
 }
 
 // half is one direction: reassembly feeds the framer, the framer feeds the conn.
@@ -47,6 +113,37 @@ type half struct {
 	stream *reassembly.Stream
 	framer *framing.Framer
 	fin    bool
+
+	// heldSince is the capture time of the segment that made the stream
+	// hold data behind a hole, 0 while it holds none (see conn.feed).
+	heldSince int64
+	// end is the sequence number just past the furthest byte seen, once
+	// seen is set: it tells new data from a retransmission.
+	end  uint32
+	seen bool
+	// fed counts the stream positions passed to the framer (data, skip
+	// and gap), to tell whether it holds a frame in progress.
+	fed uint64
+
+	// Where Data calls began (see trusted): starts holds the positions of
+	// the last len(starts) calls, aligned that of the last call that began
+	// at a frame boundary in sync.
+	starts     [64]uint64
+	nstarts    int
+	aligned    uint64
+	hasAligned bool
+	// unsure is set from a loss of sync (or a capture begun mid-stream)
+	// until a frame is found where a Data call began; resync, when a frame
+	// was not believed, so that the framer searches again (see conn.feed).
+	unsure, resync bool
+	// restarted is set while the search that restart began goes on.
+	restarted bool
+	// owed is what the frame last delivered cut short (see cut) still
+	// lacked: a gap of up to that many bytes is its lost end, not a loss
+	// of frames. absorbing is set while such a gap is fed to the framer.
+	owed      uint64
+	cutting   bool
+	absorbing bool
 }
 
 func newConn(t *Tracker, id uint64, key ConnKey, opts protocol.Options) *conn {
@@ -64,6 +161,7 @@ func (c *conn) startUnsynced() {
 	c.in.framer.Unsync()
 	c.out.framer.Unsync()
 	c.causal = true
+	c.out.unsure = true
 }
 
 func (c *conn) feed(seg *Segment) {
@@ -79,7 +177,40 @@ func (c *conn) feed(seg *Segment) {
 		} else {
 			c.stats.BytesOut += uint64(seg.Len)
 		}
+		// New data in this direction, sent after the other direction's
+		// held data was: the peer saw those bytes and the hole before them,
+		// and answered. An Iggy client sends a request only once it has
+		// the whole previous response, and a server answers only a whole
+		// request, so the hole will never fill: the capture lost it.
+		// Declare it now, before this segment is framed, rather than when
+		// the hole ages out (seconds later) or at the end of the capture,
+		// which would leave every later exchange unpaired.
+		o := &c.out
+		if h == &c.out {
+			o = &c.in
+		}
+		if h == &c.in && h.seen && int32(seg.Seq-h.end) > 0 {
+			// Bytes before this request segment are missing: the
+			// reassembly will hold it and report the hole later, but the
+			// responses framed meanwhile must know a request may be lost.
+			c.requestLoss()
+		}
+		if h == &c.in {
+			c.release() // the request stream has shown what it lost
+		}
+		if fresh := h.isNew(seg); fresh && o.heldSince != 0 && o.heldSince <= seg.Time {
+			o.stream.Flush(seg.Time, o)
+			o.heldSince = 0
+		}
+		if h.resync {
+			h.restart()
+		}
 		h.stream.Push(seg.Seq, seg.Data, seg.Len, seg.Time, h)
+		if n, _ := h.stream.Pending(); n == 0 {
+			h.heldSince = 0
+		} else if h.heldSince == 0 {
+			h.heldSince = seg.Time
+		}
 	}
 	if seg.Flags&FIN != 0 {
 		h.fin = true
@@ -89,11 +220,26 @@ func (c *conn) feed(seg *Segment) {
 	}
 }
 
+// isNew reports whether seg brings bytes beyond any seen before in its
+// direction, and records them.
+func (h *half) isNew(seg *Segment) bool {
+	end := seg.Seq + seg.Len
+	if h.seen && int32(end-h.end) <= 0 {
+		return false
+	}
+	h.end, h.seen = end, true
+	return true
+}
+
 func (c *conn) closed() bool { return c.rst || (c.in.fin && c.out.fin) }
 
 // finish delivers what the halves still hold and reports every request left
 // without a response.
 func (c *conn) finish(now int64) {
+	if c.in.heldSince != 0 {
+		c.requestLoss() // data behind a hole, which Flush reports below
+	}
+	c.release()
 	for _, h := range []*half{&c.in, &c.out} {
 		h.stream.Flush(now, h)
 		h.framer.Flush(h)
@@ -103,26 +249,130 @@ func (c *conn) finish(now int64) {
 		c.t.stats.SkippedBytes += st.SkippedBytes
 		c.t.stats.Retransmitted += st.RetransmittedBytes
 	}
-	for _, p := range c.pending {
+	for _, p := range c.pending.all() {
 		p.ev.Flags |= FlagNoResponse
 		c.stats.Unanswered++
 		c.t.send(p.ev)
 	}
-	c.pending = c.pending[:0]
+	c.pending.drop(c.pending.len())
 }
 
 // Data, Skip and Gap make a half the reassembly's sink.
 
-func (h *half) Data(p []byte, t int64) { h.framer.Data(p, t, h) }
+// cut delivers the frame in progress cut short (framing.Framer.Flush): the
+// peer's next frame shows that it ended.
+func (h *half) cut() {
+	h.cutting = true
+	h.framer.Flush(h)
+	h.cutting = false
+}
 
-func (h *half) Skip(n uint32, t int64) { h.framer.Skip(n, t, h) }
+func (h *half) Data(p []byte, t int64) {
+	h.owed = 0
+	if h.dir == ToClient {
+		if h.framer.Synced() && !h.inProgress() {
+			h.aligned, h.hasAligned = h.fed, true
+		}
+		h.starts[h.nstarts%len(h.starts)] = h.fed
+		h.nstarts++
+	}
+	h.fed += uint64(len(p))
+	h.framer.Data(p, t, h)
+}
+
+// restart makes the framer search for sync again, from the next byte: the
+// frame it followed was not believed, so the one it is in (if any) is no
+// frame either. Its bytes so far are reported as undecodable.
+func (h *half) restart() {
+	h.resync = false
+	st := h.framer.Stats()
+	n := h.fed - (st.FramedBytes + st.DesyncBytes + st.UnframedBytes)
+	h.framer.Unsync()
+	h.restarted = true
+	if n > 0 {
+		h.Desync(n, reasonUntrusted)
+	}
+}
+
+// reasonUntrusted is the desync reason for frames not believed.
+const reasonUntrusted = "response-like bytes inside a segment after a loss of sync"
+
+// trusted reports whether a frame found at stream position pos can be
+// believed: always in sync, and after a loss of sync only if it begins
+// where a Data call (a segment, a server write) began. The framer's
+// search for sync takes any bytes that read as a valid header followed by
+// another, and inside a response payload many do (a PollMessages message
+// id 1000+i followed by zeros reads as status 1000+i, no payload); frames
+// found there are not paired with anything.
+func (h *half) trusted(pos uint64) bool {
+	if !h.unsure {
+		return true
+	}
+	ok := h.hasAligned && pos == h.aligned
+	for i := range min(h.nstarts, len(h.starts)) {
+		ok = ok || h.starts[i] == pos
+	}
+	if ok {
+		h.unsure, h.resync, h.restarted = false, false, false
+	}
+	return ok
+}
+
+func (h *half) Skip(n uint32, t int64) {
+	h.fed += uint64(n)
+	owed := h.owe(uint64(n))
+	synced := h.framer.Synced()
+	h.framer.Skip(n, t, h)
+	h.absorbing = false
+	if !owed {
+		h.countLoss(synced)
+	}
+}
+
+// owe reports whether n missing bytes are the end of the frame last cut
+// short, and sets absorbing if so.
+func (h *half) owe(n uint64) bool {
+	if n <= h.owed {
+		h.owed -= n
+		h.absorbing = true
+		return true
+	}
+	h.owed = 0
+	return false
+}
+
+// countLoss counts a response lost to a skip or gap: one that cost the
+// framer its sync (a header was in it), or came while it had none.
+func (h *half) countLoss(wasSynced bool) {
+	if h.dir == ToClient && (!wasSynced || !h.framer.Synced()) {
+		h.c.respLost++
+	}
+}
+
+// inProgress reports whether the framer holds positions it has not yet
+// framed or discarded: a frame or a header in progress, or bytes it is
+// searching for sync.
+func (h *half) inProgress() bool {
+	st := h.framer.Stats()
+	return h.fed > st.FramedBytes+st.DesyncBytes+st.UnframedBytes
+}
 
 func (h *half) Gap(n uint64, t int64) {
+	h.fed += n
 	c := h.c
 	c.stats.GapBytes += n
 	c.t.send(&Event{Kind: EventGap, ConnID: c.id, Client: c.key.Client, Server: c.key.Server,
 		ReqTime: t, Dir: h.dir, Bytes: n, Reason: "bytes missing from the capture"})
+	owed := h.owe(n)
+	if h.dir == ToServer && !h.framer.Synced() && !owed {
+		c.requestLoss() // out of sync, whole requests may be in the hole
+	}
+	synced := h.framer.Synced()
 	h.framer.Gap(n, t, h)
+	h.absorbing = false
+	if !owed {
+		h.countLoss(synced)
+	}
 }
 
 // Frame, Desync and Lost make a half the framer's handler.
@@ -136,64 +386,165 @@ func (h *half) Frame(f *framing.Frame) {
 }
 
 func (h *half) Desync(n uint64, reason string) {
+	if h.restarted && reason == framing.ReasonStart {
+		// The search restart began, not the capture.
+		reason = reasonUntrusted
+	}
 	c := h.c
+	if h.dir == ToServer {
+		c.requestLoss() // the bytes may have held a request it could not validate
+	}
 	c.stats.DesyncBytes += n
 	c.t.send(&Event{Kind: EventDesync, ConnID: c.id, Client: c.key.Client, Server: c.key.Server,
 		Dir: h.dir, Bytes: n, Reason: reason})
 }
 
-func (h *half) Lost() { h.c.causal = true }
+func (h *half) Lost() {
+	h.c.causal = true
+	h.unsure = true
+	if h.dir == ToServer && !h.absorbing {
+		h.c.requestLoss()
+	}
+}
 
 func (c *conn) onRequest(f *framing.Frame) {
+	if c.in.cutting {
+		c.in.owed = uint64(f.Missing)
+	}
+	if c.pending.len() > 0 && c.out.inProgress() {
+		// A new request while a response is still in progress: a client
+		// sends a request only once it has the whole previous response, so
+		// that response ended (its length field lied, or its end was lost
+		// and no later byte has revealed the hole yet). Deliver it cut
+		// short now, for the request waiting for it, rather than let it
+		// swallow the responses to come. The mirror of onResponse.
+		c.out.cut()
+	}
 	c.stats.Requests++
 	code := protocol.Code(f.Code)
-	ev := &Event{
+	partial := f.Missing > 0
+	cmd, known := protocol.Lookup(code)
+	var err error
+	nvals := 0
+	if known {
+		err = c.dec.Request(code, f.Payload, partial, &c.rec)
+		nvals = len(c.rec.Values) + c.t.hints.get(code)
+	}
+	// Decoding first tells the size of the Event's block (see newEvent).
+	ev, room := newEvent(nvals)
+	*ev = Event{
 		Kind: EventRequest, ConnID: c.id, Client: c.key.Client, Server: c.key.Server,
 		ReqTime: f.Time, ReqBytes: 8 + f.Length, Code: code,
 	}
-	partial := f.Missing > 0
 	if partial {
 		ev.Flags |= FlagRequestPartial
 	}
-	if cmd, ok := protocol.Lookup(code); ok {
+	if known {
 		ev.Command = cmd.Name
 		ev.cmd = cmd
-		if err := c.dec.Request(code, f.Payload, partial, &c.rec); err != nil {
+		if err != nil {
 			ev.Flags |= FlagDecodeError
 			ev.Error = "request: " + err.Error()
 		}
 		if c.dec.Assumed() {
 			ev.Flags |= FlagVersionAssumed
 		}
-		ev.Request = c.rec.Clone()
+		ev.Request = room.detach(&c.rec)
 		ev.Summary = c.rec.Summary
 	} else {
 		ev.Flags |= FlagUnknownCommand
 	}
-	if len(c.pending) >= c.t.cfg.MaxPending {
-		old := c.pending[0]
-		c.pending = c.pending[1:]
+	if c.pending.len() >= c.t.cfg.MaxPending {
+		old := c.pending.pop()
 		old.ev.Flags |= FlagNoResponse
 		c.stats.Unanswered++
 		c.t.send(old.ev)
 	}
-	c.pending = append(c.pending, pending{ev: ev, end: f.EndTime})
+	c.reqN++
+	c.pending.push(pending{ev: ev, end: f.EndTime, room: room, n: c.reqN})
 }
 
 func (c *conn) onResponse(f *framing.Frame) {
+	if c.out.cutting {
+		c.out.owed = uint64(f.Missing)
+	}
+	if f.Code != 0 && f.Length != 0 {
+		// No server sends a payload with an error status (iggy-wire.md
+		// §2.1): the framer is following a length field that is not one,
+		// after a resync on bytes that only looked like a frame. Report
+		// the bytes as undecodable rather than as a response, and pair
+		// what follows by causal order.
+		c.out.Desync(framed(f), "impossible response header")
+		c.causal = true
+		c.out.unsure, c.out.resync = true, true
+		return
+	}
+	if !c.out.trusted(f.Pos) {
+		c.out.Desync(framed(f), reasonUntrusted)
+		c.out.resync = true
+		return
+	}
 	c.stats.Responses++
+	if c.pending.len() == 0 && c.in.inProgress() {
+		// A response, and no complete request to answer, but one in
+		// progress: the server had all of it, so the capture lost its end
+		// (a hole no later request byte has revealed yet). Deliver it now,
+		// cut short, for this response to answer, rather than leave the
+		// response unpaired and the request to take the next response.
+		// The framer resumes in sync here; the lost tail, once the next
+		// request reveals it as a gap, makes it search for sync again.
+		c.in.cut()
+	}
+	c.release()
+	if c.causal && c.pending.len() > 0 && c.pending.all()[c.pending.len()-1].end <= f.Time {
+		// After a loss, this response would answer the newest request. But
+		// if the request stream lost a request after that one, the
+		// response answers the lost one, and the hole shows only when the
+		// next request bytes arrive. Hold the response until then (or the
+		// next response, or the end of the connection).
+		c.held = *f
+		c.heldData = append(c.heldData[:0], f.Payload...)
+		c.held.Payload = nil
+		c.holding = true
+		return
+	}
+	c.respond(f)
+}
+
+// release pairs the response held by onResponse, if any, now that the
+// request stream has shown what it lost.
+func (c *conn) release() {
+	if c.holding {
+		c.holding = false
+		f := c.held
+		f.Payload = c.heldData
+		c.respond(&f)
+	}
+}
+
+// respond pairs a response with the request it answers, or reports it alone.
+func (c *conn) respond(f *framing.Frame) {
 	p, ok := c.match(f.Time)
 	if !ok {
 		ev := &Event{
 			Kind: EventResponse, Flags: FlagNoRequest, ConnID: c.id, Client: c.key.Client, Server: c.key.Server,
 			RespTime: f.EndTime, RespBytes: 8 + f.Length, Status: f.Code, StatusName: protocol.StatusName(f.Code),
 		}
-		if f.Code == statusDisconnected && len(c.pending) == 0 {
+		if f.Code == statusDisconnected && c.pending.len() == 0 {
 			ev.Flags |= FlagUnsolicited
 		}
 		if c.midStream {
 			ev.Flags |= FlagMidStream
 		}
+		// A response with nothing to answer: its request was lost, or the
+		// capture saw the two out of order (a request can be recorded
+		// after its response when the directions are captured on
+		// different CPUs). In the latter case the request is still to
+		// come, and FIFO order would pair it with the next response, and
+		// every request after it with the response after its own. Pair
+		// the next response by causal order instead.
+		c.causal = true
+		c.orphan = f.Time
 		c.stats.Unmatched++
 		c.t.send(ev)
 		return
@@ -221,39 +572,105 @@ func (c *conn) onResponse(f *framing.Frame) {
 		if c.dec.Assumed() {
 			ev.Flags |= FlagVersionAssumed
 		}
-		ev.Response = c.rec.Clone()
+		c.t.hints.note(ev.Code, len(c.rec.Values))
+		ev.Response = p.room.detach(&c.rec)
 		mergeSummary(&ev.Summary, &c.rec.Summary)
 	}
+	c.respLost, c.nReqLosses, c.orphan = 0, 0, 0
 	c.stats.Pairs++
 	c.t.send(ev)
 }
 
+// requestLostAfter reports whether the request stream may have lost a
+// request after pending request all[idx] and before the next pending one:
+// it lost bytes there, or holds data behind a hole after all of them.
+func (c *conn) requestLostAfter(all []pending, idx int) bool {
+	last := idx == len(all)-1
+	if last && c.in.heldSince != 0 {
+		return true
+	}
+	return c.reqLoss && c.reqLossAt >= all[idx].n && (last || c.reqLossAt < all[idx+1].n)
+}
+
+// requestLoss records that the request stream lost bytes after the
+// requests framed so far.
+func (c *conn) requestLoss() {
+	c.reqLossAt, c.reqLoss = c.reqN, true
+	if n := c.nReqLosses; n < len(c.reqLosses) && (n == 0 || c.reqLosses[n-1] != c.reqN) {
+		c.reqLosses[n] = c.reqN
+		c.nReqLosses++
+	}
+}
+
+// requestLossesBefore counts the places the request stream lost bytes,
+// since the last pairing, before the request numbered n.
+func (c *conn) requestLossesBefore(n uint64) int {
+	k := 0
+	for _, at := range c.reqLosses[:c.nReqLosses] {
+		if at < n {
+			k++
+		}
+	}
+	return k
+}
+
+// framed returns the captured bytes of a frame: all of it, or when some
+// are missing what was captured before the first missing byte.
+func framed(f *framing.Frame) uint64 {
+	if f.Missing > 0 {
+		return 8 + uint64(len(f.Payload))
+	}
+	return 8 + uint64(f.Length)
+}
+
 // match takes the request a response that began at time start answers.
 func (c *conn) match(start int64) (pending, bool) {
-	if len(c.pending) == 0 {
+	if c.pending.len() == 0 {
 		return pending{}, false
 	}
 	if !c.causal {
-		p := c.pending[0]
-		c.pending = c.pending[1:]
-		return p, true
+		return c.pending.pop(), true
 	}
+	all := c.pending.all()
 	idx := -1
-	for i := range c.pending {
-		if c.pending[i].end <= start {
+	for i := range all {
+		if all[i].end <= start {
 			idx = i
 		}
 	}
 	if idx < 0 {
 		return pending{}, false
 	}
-	for _, old := range c.pending[:idx] {
+	// Iggy clients alternate request and response. Since the last pairing
+	// the responses are: those lost (respLost, at least) and this one; the
+	// requests before it: the candidates and those lost (one per place, at
+	// least). With fewer requests than responses, or a request possibly
+	// lost after the newest candidate, this response may answer a request
+	// the capture lost: do not guess. The candidates' own responses came
+	// before this one and were lost.
+	//
+	// A candidate that ended before a response with no request began is
+	// taken: that response answered it, recorded before it.
+	if c.requestLostAfter(all, idx) || idx+1+c.requestLossesBefore(all[idx].n) <= c.respLost ||
+		all[idx].end <= c.orphan {
+		idx++
+		for _, old := range all[:idx] {
+			old.ev.Flags |= FlagResponseLost
+			c.stats.Unanswered++
+			c.t.send(old.ev)
+		}
+		c.pending.drop(idx)
+		// Accounted for: the losses so far answered each other.
+		c.respLost, c.nReqLosses, c.orphan = 0, 0, 0
+		return pending{}, false
+	}
+	for _, old := range all[:idx] {
 		old.ev.Flags |= FlagResponseLost
 		c.stats.Unanswered++
 		c.t.send(old.ev)
 	}
-	p := c.pending[idx]
-	c.pending = c.pending[idx+1:]
+	p := all[idx]
+	c.pending.drop(idx + 1)
 	p.ev.Flags |= FlagAfterGap
 	c.causal = false
 	return p, true

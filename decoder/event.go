@@ -2,6 +2,8 @@ package decoder
 
 import (
 	"net/netip"
+	"strings"
+	"unsafe"
 
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 )
@@ -142,3 +144,176 @@ type ConnStats struct {
 	Retransmitted         uint64 // duplicate bytes dropped
 	Unanswered, Unmatched uint64
 }
+
+// Allocation of pair events.
+//
+// A pair's Event, the Values of its request and response, and the bytes of
+// their strings share one allocation, a block, when they fit one: a pair then
+// costs one allocation instead of up to five (the Event, and a value slice
+// and a string for each payload, as protocol.Record.Clone makes them). The
+// block is allocated when the request is decoded, before the response
+// exists, so it is sized for the request plus the Values of the last OK
+// response to the same command (responseHints); a response that does not
+// fit what is left gets allocations of its own. Payloads of more than
+// maxBlockValues Values (message batches) are allocated as Clone does.
+
+// block is an Event with room for its Values and their strings.
+type block[V, S any] struct {
+	ev   Event
+	vals V // [n]protocol.Value
+	strs S // [m]byte
+}
+
+type blockSize struct {
+	vals  int
+	alloc func() (*Event, eventRoom)
+}
+
+func sized[V, S any]() blockSize {
+	var b block[V, S]
+	nv := int(unsafe.Sizeof(b.vals) / unsafe.Sizeof(protocol.Value{}))
+	ns := int(unsafe.Sizeof(b.strs))
+	return blockSize{vals: nv, alloc: func() (*Event, eventRoom) {
+		b := new(block[V, S])
+		return &b.ev, eventRoom{
+			vals: unsafe.Slice((*protocol.Value)(unsafe.Pointer(&b.vals)), nv),
+			strs: unsafe.Slice((*byte)(unsafe.Pointer(&b.strs)), ns),
+		}
+	}}
+}
+
+// blockSizes, smallest first. With the 384-byte Event of 64-bit platforms
+// each fills a size class of the Go allocator (512, 576, ... 4096 bytes;
+// above 512 bytes an object with pointers also takes an 8-byte header) with
+// as many Values as fit and at least 16 bytes for strings.
+var blockSizes = [...]blockSize{
+	sized[[2]protocol.Value, [16]byte](),  // 512
+	sized[[3]protocol.Value, [16]byte](),  // 576
+	sized[[4]protocol.Value, [24]byte](),  // 640
+	sized[[5]protocol.Value, [32]byte](),  // 704
+	sized[[6]protocol.Value, [40]byte](),  // 768
+	sized[[8]protocol.Value, [56]byte](),  // 896
+	sized[[11]protocol.Value, [16]byte](), // 1024
+	sized[[13]protocol.Value, [32]byte](), // 1152
+	sized[[15]protocol.Value, [48]byte](), // 1280
+	sized[[17]protocol.Value, [64]byte](), // 1408
+	sized[[20]protocol.Value, [24]byte](), // 1536
+	sized[[24]protocol.Value, [56]byte](), // 1792
+	sized[[29]protocol.Value, [32]byte](), // 2048
+	sized[[33]protocol.Value, [64]byte](), // 2304
+	sized[[40]protocol.Value, [56]byte](), // 2688
+	sized[[47]protocol.Value, [48]byte](), // 3072
+	sized[[49]protocol.Value, [64]byte](), // 3200
+	sized[[54]protocol.Value, [40]byte](), // 3456
+	sized[[65]protocol.Value, [64]byte](), // 4096
+}
+
+// blockFor[n] is the index in blockSizes of the smallest block for n Values.
+var blockFor = func() (t [maxBlockValues + 1]uint8) {
+	i := 0
+	for n := 1; n <= maxBlockValues; n++ {
+		for blockSizes[i].vals < n {
+			i++
+		}
+		t[n] = uint8(i)
+	}
+	return t
+}()
+
+const maxBlockValues = 65
+
+// newEvent returns a zero Event and the room allocated with it for n Values.
+func newEvent(n int) (*Event, eventRoom) {
+	if n > 0 && n <= maxBlockValues {
+		return blockSizes[blockFor[n]].alloc()
+	}
+	return new(Event), eventRoom{}
+}
+
+// responseHints holds, per command code, the number of Values the last OK
+// response decoded to (saturated at 255).
+type responseHints [1024]uint8
+
+func (h *responseHints) get(code protocol.Code) int {
+	if int(code) < len(h) {
+		return int(h[code])
+	}
+	return 0
+}
+
+func (h *responseHints) note(code protocol.Code, n int) {
+	if int(code) < len(h) {
+		h[code] = uint8(min(n, 255))
+	}
+}
+
+// eventRoom is the unused part of an Event's block.
+type eventRoom struct {
+	vals []protocol.Value
+	strs []byte
+}
+
+// detach returns a copy of rec's Values that owns its strings and re-points
+// rec.Summary's strings at the copies, as rec.Clone does, taking the memory
+// from the room when it suffices.
+func (r *eventRoom) detach(rec *protocol.Record) []protocol.Value {
+	src := rec.Values
+	if len(src) == 0 {
+		return nil
+	}
+	var vals []protocol.Value
+	if len(src) <= len(r.vals) {
+		vals, r.vals = r.vals[:len(src):len(src)], r.vals[len(src):]
+	} else {
+		vals = make([]protocol.Value, len(src))
+	}
+	copy(vals, src)
+	n := 0
+	for i := range vals {
+		if ownsStr(vals[i].Kind) {
+			n += len(vals[i].Str)
+		}
+	}
+	if n == 0 {
+		return vals
+	}
+	// The strings are copied into the room, or else into one new buffer,
+	// grown once to n bytes so that it never moves and every string taken
+	// from it stays valid. Nothing writes those bytes again.
+	inRoom := n <= len(r.strs)
+	var sb strings.Builder
+	if !inRoom {
+		sb.Grow(n)
+	}
+	sum := &rec.Summary
+	for i := range vals {
+		v := &vals[i]
+		if !ownsStr(v.Kind) || v.Str == "" {
+			continue
+		}
+		var s string
+		if inRoom {
+			k := copy(r.strs, v.Str)
+			s = unsafe.String(&r.strs[0], k)
+			r.strs = r.strs[k:]
+		} else {
+			off := sb.Len()
+			sb.WriteString(v.Str)
+			s = sb.String()[off:]
+		}
+		// A Summary string is the Str of one of the Values (the same
+		// bytes, not merely equal ones): follow it to the copy.
+		old := unsafe.StringData(v.Str)
+		for _, f := range [...]*string{&sum.Stream, &sum.Topic, &sum.ConsumerGroup, &sum.Username} {
+			if len(*f) == len(s) && unsafe.StringData(*f) == old {
+				*f = s
+			}
+		}
+		v.Str = s
+	}
+	return vals
+}
+
+// ownsStr tells whether a Value's Str may point into a Record's arena
+// (protocol.Record.Clone copies those). Enum names are constants.
+func ownsStr(k protocol.Kind) bool { return k == protocol.KindString || k == protocol.KindBytes }

@@ -1,6 +1,9 @@
 package decoder
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/iggytrace/iggytrace/decoder/framing"
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/decoder/reassembly"
@@ -56,6 +59,7 @@ type Tracker struct {
 	conns  map[ConnKey]*conn
 	nextID uint64
 	stats  Stats
+	hints  responseHints // sizes the blocks of pair events (event.go)
 }
 
 // NewTracker returns a Tracker that passes every event to emit. emit owns the
@@ -92,9 +96,15 @@ func (t *Tracker) Feed(seg *Segment) {
 }
 
 // Flush ends the capture: every connection is closed, its cut frames and
-// unanswered requests reported.
+// unanswered requests reported, in the order the connections were first
+// seen (not map order: the same capture must give the same output).
 func (t *Tracker) Flush() {
+	open := make([]*conn, 0, len(t.conns))
 	for _, c := range t.conns {
+		open = append(open, c)
+	}
+	slices.SortFunc(open, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
+	for _, c := range open {
 		t.close(c, c.lastSeen)
 	}
 }
@@ -121,7 +131,7 @@ func (t *Tracker) open(seg *Segment) *conn {
 func (t *Tracker) evictOldest() {
 	var oldest *conn
 	for _, c := range t.conns {
-		if oldest == nil || c.lastSeen < oldest.lastSeen {
+		if oldest == nil || c.lastSeen < oldest.lastSeen || (c.lastSeen == oldest.lastSeen && c.id < oldest.id) {
 			oldest = c
 		}
 	}
@@ -161,4 +171,3 @@ func (t *Tracker) send(ev *Event) {
 	}
 	t.emit(ev)
 }
-

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"testing"
 
@@ -54,7 +56,8 @@ func benchExchange(b *testing.B, capture bool, mode Mode, reqLen, respLen int) {
 	var tr *Tracer
 	if capture {
 		var err error
-		tr, err = Open(context.Background(), Config{CgroupPath: srv.cgroup, Ports: []uint16{srv.port}, Mode: mode})
+		tr, err = Open(context.Background(), Config{CgroupPath: srv.cgroup, Ports: []uint16{srv.port}, Mode: mode,
+			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			requireKernel(b, err)
 		}
@@ -142,4 +145,114 @@ func progStats(b *testing.B, tr *Tracer) [2]*ebpf.ProgramStats {
 		out[i] = s
 	}
 	return out
+}
+
+// BenchmarkProgram measures the ingress program alone on synthetic packets
+// through BPF_PROG_TEST_RUN (no network, no scheduler noise), as the kernel
+// counts it: ns/run is the program's average run time.
+func BenchmarkProgram(b *testing.B) {
+	c := conn{netip.AddrPortFrom(cli4, 40000), netip.AddrPortFrom(srv4, 8090)}
+	cases := []struct {
+		name string
+		mode Mode
+		pkt  func(seq uint32) tcpPacket
+		step uint32 // sequence advance per packet
+	}{
+		{"unmatched", HeaderOnly, func(seq uint32) tcpPacket {
+			p := c.toServer(seq, thPSH, pattern(1400, 1))
+			p.dport = 9999
+			return p
+		}, 1400},
+		{"full/100B", Full, func(seq uint32) tcpPacket { return c.toServer(seq, thPSH, pattern(100, 1)) }, 100},
+		{"full/1400B", Full, func(seq uint32) tcpPacket { return c.toServer(seq, thPSH, pattern(1400, 1)) }, 1400},
+		{"full/3400B", Full, func(seq uint32) tcpPacket { return c.toServer(seq, thPSH, pattern(3400, 1)) }, 3400},
+		// One 1400-byte frame per packet: a header parsed, 8+128 bytes kept.
+		{"header-only/frame-per-packet", HeaderOnly, func(seq uint32) tcpPacket {
+			return c.toServer(seq, thPSH, request(101, pattern(1392, 1)))
+		}, 1400},
+		// The middle of a huge frame: nothing kept, the bytes accounted.
+		{"header-only/mid-frame", HeaderOnly, func(seq uint32) tcpPacket {
+			return c.toServer(seq, thPSH, pattern(1400, 1))
+		}, 1400},
+		// 40 Pings in one packet: 40 headers parsed, merged into one record.
+		{"header-only/40-frames", HeaderOnly, func(seq uint32) tcpPacket {
+			var b []byte
+			for range 40 {
+				b = append(b, request(1, nil)...)
+			}
+			return c.toServer(seq, thPSH, b)
+		}, 320},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			tr, err := newTracer(Config{Mode: tc.mode, RingSize: 1 << 28, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				requireKernel(b, err)
+			}
+			defer tr.Close()
+			prog := tr.objs.Ingress
+			run := func(p tcpPacket) {
+				if _, err := prog.Run(&ebpf.RunOptions{Data: p.bytes()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			const isn = 1000
+			run(c.toServer(isn, thSYN, nil))
+			seq := uint32(isn + 1)
+			midFrame := tc.name == "header-only/mid-frame"
+			startHuge := func() {
+				huge := request(101, pattern(1392, 1))
+				// A 140 MB SendMessages: this packet and 99,999 more.
+				binary.LittleEndian.PutUint32(huge, 1400*100_000-4)
+				run(c.toServer(seq, thPSH, huge))
+				seq += 1400
+			}
+			if midFrame {
+				startHuge()
+			}
+			pkts := make([][]byte, 1024)
+			for i := range pkts {
+				pkts[i] = tc.pkt(0).bytes()
+			}
+			stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+			if err != nil {
+				requireKernel(b, err)
+			}
+			defer stats.Close()
+			before, err := prog.Stats()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if midFrame && i > 0 && i%99_999 == 0 {
+					startHuge() // the frame ends: start the next one
+				}
+				p := pkts[i%len(pkts)]
+				binary.BigEndian.PutUint32(p[14+20+4:], seq) // the TCP sequence number
+				seq += tc.step
+				if _, err := prog.Run(&ebpf.RunOptions{Data: p}); err != nil {
+					b.Fatal(err)
+				}
+				if i%4096 == 4095 {
+					b.StopTimer()
+					if _, err := drainRing(tr); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			}
+			b.StopTimer()
+			after, err := prog.Stats()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := after.RunCount - before.RunCount; n > 0 {
+				b.ReportMetric(float64(after.Runtime-before.Runtime)/float64(n), "ns/run")
+			}
+			if st := tr.Stats(); st.Lost() > 0 || st.SyncLost > 0 {
+				b.Errorf("lost %d records, sync lost %d times", st.Lost(), st.SyncLost)
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/iggytrace/iggytrace/bpf"
 	"github.com/iggytrace/iggytrace/decoder"
 )
 
@@ -72,17 +73,34 @@ func TestPortFilter(t *testing.T) {
 	}
 }
 
-func TestUnparsedCounted(t *testing.T) {
+// IPv6 extension headers are followed (BIG TCP GSO packets carry a
+// hop-by-hop header); fragments and overlong chains are counted.
+func TestExtensionHeaders(t *testing.T) {
 	h := newHarness(t, Config{Mode: Full})
-	c := conn{netip.AddrPortFrom(cli4, 40000), netip.AddrPortFrom(srv4, 8090)}
-	p := c.toServer(1, thPSH, []byte("x"))
-	p.frag = true
+	c6 := conn{netip.AddrPortFrom(cli6, 40000), netip.AddrPortFrom(srv6, 8090)}
+	c4 := conn{netip.AddrPortFrom(cli4, 40000), netip.AddrPortFrom(srv4, 8090)}
+	data := []byte("behind extension headers")
+
+	p := c6.toServer(1, thPSH, data)
+	p.ext = []uint8{0, 60} // hop-by-hop, destination options
 	h.in(p)
-	if got := h.drain(); len(got) != 0 {
-		t.Fatalf("fragment produced %d records", len(got))
+	recs := segments(h.drain())
+	if len(recs) != 1 || !bytes.Equal(recs[0].data, data) || recs[0].seq != 1 {
+		t.Fatalf("behind 2 extension headers: %+v", recs)
 	}
-	if st := h.tr.Stats(); st.PacketsUnparsed != 1 {
-		t.Fatalf("PacketsUnparsed = %d, want 1", st.PacketsUnparsed)
+
+	p.ext = []uint8{0, 0, 0, 0, 0} // more than followed
+	h.in(p)
+	p.ext = []uint8{44} // fragment
+	h.in(p)
+	p4 := c4.toServer(1, thPSH, data)
+	p4.frag = true
+	h.in(p4)
+	if got := h.drain(); len(got) != 0 {
+		t.Fatalf("unparsable packets produced %d records", len(got))
+	}
+	if st := h.tr.Stats(); st.PacketsUnparsed != 3 {
+		t.Fatalf("PacketsUnparsed = %d, want 3", st.PacketsUnparsed)
 	}
 }
 
@@ -139,6 +157,12 @@ func TestRecordFields(t *testing.T) {
 						t.Errorf("record %d: ktime %d, wall time %d", i, r.ktime, s.Time)
 					}
 				}
+				if mode == HeaderOnly {
+					// FIN ended one direction, RST both: no tracker state left.
+					if n := countFlows(t, h.tr); n != 0 {
+						t.Errorf("%d flow states left after FIN and RST", n)
+					}
+				}
 				// cpu_seq numbers the records of a CPU.
 				for i := 1; i < len(recs); i++ {
 					if recs[i].cpu == recs[i-1].cpu && recs[i].cpuSeq != recs[i-1].cpuSeq+1 {
@@ -147,6 +171,40 @@ func TestRecordFields(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func countFlows(t *testing.T, tr *Tracer) int {
+	t.Helper()
+	var (
+		k bpf.CaptureFlowKey
+		v bpf.CaptureFlow
+		n int
+	)
+	it := tr.objs.Flows.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// An RST from either side drops the tracker state of both directions.
+func TestHeaderOnlyRSTForgetsBoth(t *testing.T) {
+	h := newHarness(t, Config{})
+	c := conn{netip.AddrPortFrom(cli4, 40000), netip.AddrPortFrom(srv4, 8090)}
+	h.in(c.toServer(10, thSYN, nil))
+	h.out(c.toClient(90, thSYN, nil))
+	h.in(c.toServer(11, thPSH, request(1, nil)))
+	h.out(c.toClient(91, thPSH, response(0, nil)))
+	if n := countFlows(t, h.tr); n != 2 {
+		t.Fatalf("%d flow states, want 2", n)
+	}
+	h.in(c.toServer(19, thRST, nil))
+	if n := countFlows(t, h.tr); n != 0 {
+		t.Fatalf("%d flow states after RST, want 0", n)
 	}
 }
 

@@ -45,6 +45,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 
 	"github.com/iggytrace/iggytrace/bpf"
 	"github.com/iggytrace/iggytrace/decoder"
@@ -240,9 +241,12 @@ func (t *Tracer) Config() Config { return t.cfg }
 var ErrRunning = errors.New("loader: Run already in progress")
 
 // Run reads the ring buffer and calls fn with each segment, in ring order
-// (the order in which CPUs wrote their records). The segment and its Data
-// are reused after fn returns. A connection state record becomes two
-// zero-length segments, one per direction.
+// (the order in which CPUs wrote their records: segments of one connection
+// handled by two CPUs can arrive out of sequence order, so consumers order
+// by Seq). The segment and its Data are reused after fn returns. A
+// connection state record becomes two zero-length segments, one per
+// direction. The kernel does not wake Run for every record: under light
+// traffic a segment waits up to Config.PollInterval.
 //
 // Run returns nil once ctx is cancelled and the records already in the ring
 // have been delivered. A Close during Run makes it return an error wrapping
@@ -392,11 +396,26 @@ func (t *Tracer) Close() error {
 	return t.closeErr
 }
 
-// explainLoadError includes the verifier log in verifier errors.
+// explainLoadError includes the verifier log in verifier errors and says
+// what EPERM means.
 func explainLoadError(err error) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) {
 		return fmt.Errorf("%+v", ve)
 	}
+	if errors.Is(err, unix.EPERM) {
+		return permError{err}
+	}
 	return err
 }
+
+// permError replaces cilium/ebpf's hint about RLIMIT_MEMLOCK, which it adds
+// to every EPERM, with the usual cause.
+type permError struct{ err error }
+
+func (e permError) Error() string {
+	return cleanErr(e.err) + " (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root; " +
+		"RLIMIT_MEMLOCK matters only before Linux 5.11, see rlimit.RemoveMemlock)"
+}
+
+func (e permError) Unwrap() error { return e.err }

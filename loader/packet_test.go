@@ -21,8 +21,9 @@ type tcpPacket struct {
 	seq          uint32
 	flags        uint8 // thFIN, thSYN, thRST; ACK is always set
 	payload      []byte
-	proto        uint8 // IP protocol, default TCP
-	frag         bool  // IPv4: set the more-fragments bit
+	proto        uint8   // IP protocol, default TCP
+	frag         bool    // IPv4: set the more-fragments bit
+	ext          []uint8 // IPv6: extension headers (next header values) before TCP
 }
 
 const (
@@ -42,7 +43,7 @@ func (p tcpPacket) bytes() []byte {
 	ipLen := 20
 	etherType := uint16(0x0800)
 	if p.src.Is6() {
-		ipLen = 40
+		ipLen = 40 + 8*len(p.ext)
 		etherType = 0x86dd
 	}
 	b := make([]byte, eth+ipLen+tcp+len(p.payload))
@@ -61,12 +62,20 @@ func (p tcpPacket) bytes() []byte {
 		copy(ip[16:], d[:])
 	} else {
 		ip[0] = 0x60
-		binary.BigEndian.PutUint16(ip[4:], uint16(tcp+len(p.payload)))
-		ip[6] = proto
+		binary.BigEndian.PutUint16(ip[4:], uint16(ipLen-40+tcp+len(p.payload)))
 		ip[7] = 64
 		s, d := p.src.As16(), p.dst.As16()
 		copy(ip[8:], s[:])
 		copy(ip[24:], d[:])
+		// Each extension header is 8 bytes: next header, length 0, PadN.
+		next := ip[6:7]
+		for i, typ := range p.ext {
+			next[0] = typ
+			h := ip[40+8*i:]
+			h[2], h[3] = 1, 4 // PadN option over the remaining 4 bytes
+			next = h[0:1]
+		}
+		next[0] = proto
 	}
 	th := ip[ipLen:]
 	binary.BigEndian.PutUint16(th[0:], p.sport)

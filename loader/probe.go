@@ -349,6 +349,8 @@ func featureCheck(err error, what string) Check {
 		return Check{OK: true, Detail: what}
 	case errors.Is(err, ebpf.ErrNotSupported):
 		return Check{Detail: what + ": not supported by this kernel"}
+	case errors.Is(err, unix.EPERM):
+		return Check{Detail: what + ": unknown, probing needs CAP_BPF (EPERM)"}
 	}
 	return Check{Detail: what + ": " + cleanErr(err)}
 }

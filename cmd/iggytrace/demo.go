@@ -197,10 +197,11 @@ func newServeTestCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := testserver.Config{RootPassword: workload.RootPassword, Logger: slog.New(slog.DiscardHandler)}
+			start := testserver.Start
 			if ioUring {
-				return errors.New("--io-uring: not available in this build")
+				start = testserver.StartIOUring
 			}
-			srv, _, err := testserver.Start(cmd.Context(), cfg, addr)
+			srv, _, err := start(cmd.Context(), cfg, addr)
 			if err != nil {
 				return err
 			}

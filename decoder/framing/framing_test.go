@@ -12,7 +12,7 @@ import (
 func requests() *builder  { return &builder{kind: Requests} }
 func responses() *builder { return &builder{kind: Responses} }
 
-// missing returns w with its payload cut to n captured bytes.
+// cut returns w with its payload cut to n captured bytes and lost set as given.
 func cut(w got, n int, lost bool) got {
 	w.Payload = w.Payload[:n]
 	w.Missing = w.Length - uint32(n)

@@ -16,7 +16,7 @@ type testValidator struct{ kind Kind }
 
 var _ Validator = testValidator{}
 
-// knownCodes are the request codes testValidator accepts.
+// knownCode reports whether testValidator accepts a request code.
 func knownCode(code uint32) bool {
 	switch code {
 	case 1, 10, 11, 12, 100, 101, 200, 301:
@@ -25,7 +25,7 @@ func knownCode(code uint32) bool {
 	return false
 }
 
-// knownStatus are the error statuses testValidator accepts.
+// knownStatus reports whether testValidator accepts an error status.
 func knownStatus(status uint32) bool {
 	switch status {
 	case 1, 2, 3, 4, 8, 40, 1000:
@@ -164,8 +164,8 @@ func (b *builder) frame(i int) []byte {
 	return b.stream[b.starts[i]:end]
 }
 
-// compareFrames checks frames against want, ignoring times (and Pos when
-// ignorePos). Payloads compare as bytes.
+// compareFrames checks frames against want, ignoring times (TestTimes
+// checks those). Payloads compare as bytes.
 func compareFrames(t testing.TB, gotFrames, want []got) {
 	t.Helper()
 	if len(gotFrames) != len(want) {

@@ -38,6 +38,20 @@ type sdkExchange struct {
 	status uint32 // from the response frame
 	req    *decoded
 	resp   *decoded // nil when the status is not OK
+	// reqP and respP are the same payloads decoded by a second Decoder of
+	// the connection with Options.Payloads: message payloads and user-header
+	// values included.
+	reqP, respP *decoded
+}
+
+// sdkRun is one run of workload.Full, decoded.
+type sdkRun struct {
+	exchanges []*sdkExchange
+	calls     []workload.Call
+	// decoders are the auto-detecting Decoders, by connection index.
+	decoders []*protocol.Decoder
+	// began and ended bound the run, in µs since the epoch.
+	began, ended uint64
 }
 
 // decoded is one decoded payload: its Values (cloned, so they outlive the
@@ -59,8 +73,9 @@ func (e *sdkExchange) String() string {
 // connection (auto-detecting the version). The log maps one to one, in
 // order, onto each connection's request frames; a connection is matched to
 // a workload connection index by its sequence of command codes.
-func runSDKWorkload(t *testing.T) []*sdkExchange {
+func runSDKWorkload(t *testing.T) *sdkRun {
 	t.Helper()
+	run := &sdkRun{}
 	var (
 		mu  sync.Mutex
 		all []wireExchange
@@ -76,7 +91,10 @@ func runSDKWorkload(t *testing.T) []*sdkExchange {
 	if err != nil {
 		t.Fatal(err)
 	}
+	run.began = uint64(time.Now().UnixMicro())
 	calls, ferr := workload.Full(ctx, addr.String())
+	run.ended = uint64(time.Now().UnixMicro())
+	run.calls = calls
 	cancel()
 	if err := srv.Close(); err != nil {
 		t.Errorf("close test server: %v", err)
@@ -106,7 +124,6 @@ func runSDKWorkload(t *testing.T) []*sdkExchange {
 		t.Fatalf("%d connections logged, %d on the wire", len(logged), len(byConn))
 	}
 
-	var out []*sdkExchange
 	used := map[uint64]bool{}
 	for idx := 0; idx < len(logged); idx++ {
 		cs := logged[idx]
@@ -123,6 +140,8 @@ func runSDKWorkload(t *testing.T) []*sdkExchange {
 		}
 		used[match] = true
 		dec := protocol.NewDecoder(protocol.Options{})
+		decP := protocol.NewDecoder(protocol.Options{Payloads: true})
+		run.decoders = append(run.decoders, dec)
 		for i, c := range cs {
 			ex := byConn[match][i]
 			e := &sdkExchange{
@@ -139,13 +158,17 @@ func runSDKWorkload(t *testing.T) []*sdkExchange {
 				t.Fatalf("%v: request header says %d bytes after it, frame has %d", e, n, len(ex.req)-4)
 			}
 			e.req = decodeWith(dec.Request, protocol.Code(e.code), ex.req[8:])
+			e.reqP = decodeWith(decP.Request, protocol.Code(e.code), ex.req[8:])
 			if e.status == 0 {
 				e.resp = decodeWith(dec.Response, protocol.Code(e.code), ex.resp[8:])
+				e.respP = decodeWith(decP.Response, protocol.Code(e.code), ex.resp[8:])
+			} else if len(ex.resp) != 8 {
+				t.Errorf("%v: error response carries %d payload bytes", e, len(ex.resp)-8)
 			}
-			out = append(out, e)
+			run.exchanges = append(run.exchanges, e)
 		}
 	}
-	return out
+	return run
 }
 
 func sameCodes(cs []workload.Call, ex []wireExchange) bool {
@@ -266,11 +289,11 @@ func (v view) get(p string, kinds ...protocol.Kind) (protocol.Value, bool) {
 	return val, true
 }
 
-// num reads an unsigned number, a bool (0/1), an enum or a time/duration.
+// num reads an unsigned number (KindUint); times, durations, bools and
+// enums have their own readers, so a kind change shows.
 func (v view) num(p string) uint64 {
 	v.t.Helper()
-	val, _ := v.get(p, protocol.KindUint, protocol.KindBool, protocol.KindEnum, protocol.KindTime,
-		protocol.KindDuration, protocol.KindBytes)
+	val, _ := v.get(p, protocol.KindUint)
 	return val.Num
 }
 
@@ -361,4 +384,75 @@ func eq[T comparable](t *testing.T, what, field string, got, want T) {
 	if got != want {
 		t.Errorf("%s: %s = %v, want %v", what, field, got, want)
 	}
+}
+
+// time reads a timestamp (µs since the epoch).
+func (v view) time(p string) uint64 {
+	v.t.Helper()
+	val, _ := v.get(p, protocol.KindTime)
+	return val.Num
+}
+
+// expiry reads an IggyExpiry (§4.8): 0 must decode as the enum
+// "server_default", u64 max as "never_expire", anything else as a duration.
+func (v view) expiry(p string) uint64 {
+	v.t.Helper()
+	return v.sentinel(p, protocol.KindDuration, map[uint64]string{0: "server_default", math.MaxUint64: "never_expire"})
+}
+
+// topicSize reads a MaxTopicSize: 0 "server_default", u64 max "unlimited".
+func (v view) topicSize(p string) uint64 {
+	v.t.Helper()
+	return v.sentinel(p, protocol.KindUint, map[uint64]string{0: "server_default", math.MaxUint64: "unlimited"})
+}
+
+// expiryAt reads a PAT expiry time: 0 "never_expire", else a timestamp.
+func (v view) expiryAt(p string) uint64 {
+	v.t.Helper()
+	return v.sentinel(p, protocol.KindTime, map[uint64]string{0: "never_expire"})
+}
+
+func (v view) sentinel(p string, plain protocol.Kind, names map[uint64]string) uint64 {
+	v.t.Helper()
+	val, ok := v.get(p)
+	if !ok {
+		return 0
+	}
+	if name, isSentinel := names[val.Num]; isSentinel {
+		if val.Kind != protocol.KindEnum || val.Str != name {
+			v.t.Errorf("%s: %s = %d decodes as %v %q, want the enum %q", v.what, v.path(p), val.Num, val.Kind, val.Str, name)
+		}
+	} else if val.Kind != plain {
+		v.t.Errorf("%s: %s = %d is a %v, want %v", v.what, v.path(p), val.Num, val.Kind, plain)
+	}
+	return val.Num
+}
+
+// none asserts that a payload decoded to no values at all.
+func (d *decoded) none(t *testing.T, what string) {
+	t.Helper()
+	if len(d.vals) != 0 {
+		t.Errorf("%s: %d bytes decoded to %d values (%v), want none", what, len(d.payload), len(d.vals), d.flat.order)
+	}
+}
+
+// balanced checks that objects and lists are closed in order.
+func balanced(vals []protocol.Value) error {
+	depth := 0
+	for i, v := range vals {
+		switch v.Kind {
+		case protocol.KindObject, protocol.KindList:
+			depth++
+		case protocol.KindEnd:
+			if depth--; depth < 0 {
+				return fmt.Errorf("value %d closes nothing", i)
+			}
+		case protocol.KindInvalid:
+			return fmt.Errorf("value %d (%s) has no kind", i, v.Name)
+		}
+	}
+	if depth != 0 {
+		return fmt.Errorf("%d objects or lists left open", depth)
+	}
+	return nil
 }

@@ -1,0 +1,199 @@
+package audit
+
+import (
+	"strings"
+
+	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/decoder/protocol"
+)
+
+// users remembers the names of user ids, as the capture shows them on any
+// connection: a login by name answered with an id, and the answers of
+// CreateUser, GetUser and GetUsers; UpdateUser renames, DeleteUser
+// forgets. It names the user of a token login and the users admin commands
+// name by id. Bounded: past max ids it learns nothing new.
+type users struct {
+	max   int
+	names map[uint32]string
+	ids   map[string]uint32
+}
+
+func newUsers(max int) users {
+	return users{max: max, names: map[uint32]string{}, ids: map[string]uint32{}}
+}
+
+func (u *users) name(id uint32) (string, bool) {
+	n, ok := u.names[id]
+	return n, ok
+}
+
+// resolve turns a user identifier (an id or a name) into an id.
+func (u *users) resolve(s string) (uint32, bool) {
+	if id, ok := parseID(s); ok {
+		return id, true
+	}
+	id, ok := u.ids[s]
+	return id, ok
+}
+
+func (u *users) set(id uint32, name string) {
+	if name == "" || name == UserUnknown {
+		return
+	}
+	if old, ok := u.names[id]; ok {
+		if old == name {
+			return
+		}
+		delete(u.ids, old)
+		delete(u.names, id)
+	}
+	if oldID, ok := u.ids[name]; ok {
+		delete(u.names, oldID)
+		delete(u.ids, name)
+	}
+	if len(u.names) >= u.max {
+		return
+	}
+	name = strings.Clone(name)
+	u.names[id] = name
+	u.ids[name] = id
+}
+
+func (u *users) forget(id uint32) {
+	if name, ok := u.names[id]; ok {
+		delete(u.ids, name)
+		delete(u.names, id)
+	}
+}
+
+// What an OK answer teaches about users.
+type userLesson uint8
+
+const (
+	userNone   userLesson = iota
+	userRecord            // top level: id and username (CreateUser, GetUser)
+	userList              // nested: id and username (GetUsers)
+	userRename            // request: the user and its new "username" (UpdateUser)
+	userDelete            // DeleteUser
+)
+
+var userLessons = func() map[protocol.Code]userLesson {
+	t := map[protocol.Code]userLesson{}
+	for name, l := range map[string]userLesson{
+		"CreateUser": userRecord, "GetUser": userRecord, "GetUsers": userList,
+		"UpdateUser": userRename, "DeleteUser": userDelete,
+	} {
+		c, ok := protocol.LookupName(name)
+		if !ok {
+			panic("audit: command " + name + " not in the protocol table")
+		}
+		t[c.Code] = l
+	}
+	return t
+}()
+
+// learn takes what an OK exchange tells about user names.
+func (u *users) learn(ev *decoder.Event, cmd *protocol.Command) {
+	if ev.NotFound {
+		return
+	}
+	switch userLessons[cmd.Code] {
+	case userRecord:
+		if id, name, ok := idAndUsername(ev.Response, 0); ok {
+			u.set(id, name)
+		}
+	case userList:
+		eachUser(ev.Response, u.set)
+	case userRename:
+		if id, ok := u.resolve(ev.Summary.Username); ok {
+			if name, ok := topString(ev.Request, "username"); ok {
+				u.set(id, name)
+			}
+		}
+	case userDelete:
+		if id, ok := u.resolve(ev.Summary.Username); ok {
+			u.forget(id)
+		}
+	}
+}
+
+// idAndUsername finds "id" and "username" at the given depth of the first
+// object there.
+func idAndUsername(vals []protocol.Value, at int) (id uint32, name string, ok bool) {
+	var hasID, hasName bool
+	depth := 0
+	for i := range vals {
+		v := &vals[i]
+		switch v.Kind {
+		case protocol.KindObject, protocol.KindList:
+			depth++
+			continue
+		case protocol.KindEnd:
+			depth--
+			continue
+		}
+		if depth != at {
+			continue
+		}
+		switch {
+		case v.Name == "id" && v.Kind == protocol.KindUint:
+			id, hasID = uint32(v.Num), true
+		case v.Name == "username" && v.Kind == protocol.KindString:
+			name, hasName = v.Str, true
+		}
+	}
+	return id, name, hasID && hasName
+}
+
+// eachUser calls fn with the id and username of every element of a
+// top-level list of users.
+func eachUser(vals []protocol.Value, fn func(id uint32, name string)) {
+	var id uint32
+	var name string
+	var hasID, hasName bool
+	depth := 0
+	for i := range vals {
+		v := &vals[i]
+		switch v.Kind {
+		case protocol.KindObject, protocol.KindList:
+			depth++
+			id, name, hasID, hasName = 0, "", false, false
+			continue
+		case protocol.KindEnd:
+			if hasID && hasName {
+				fn(id, name)
+			}
+			id, name, hasID, hasName = 0, "", false, false
+			depth--
+			continue
+		}
+		if depth == 0 {
+			continue
+		}
+		switch {
+		case v.Name == "id" && v.Kind == protocol.KindUint:
+			id, hasID = uint32(v.Num), true
+		case v.Name == "username" && v.Kind == protocol.KindString:
+			name, hasName = v.Str, true
+		}
+	}
+}
+
+// topString finds a top-level string value by name.
+func topString(vals []protocol.Value, name string) (string, bool) {
+	depth := 0
+	for i := range vals {
+		v := &vals[i]
+		switch v.Kind {
+		case protocol.KindObject, protocol.KindList:
+			depth++
+		case protocol.KindEnd:
+			depth--
+		case protocol.KindString:
+			if depth == 0 && v.Name == name {
+				return v.Str, true
+			}
+		}
+	}
+	return "", false
+}

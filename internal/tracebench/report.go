@@ -1,0 +1,311 @@
+package tracebench
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// Goals from the issue.
+var (
+	// RatioGoal is the share of untraced throughput each mode must keep.
+	RatioGoal = map[string]float64{HeaderOnly: 0.97, Full: 0.80}
+	// NsPerRunGoal bounds the kernel's average run time per program run
+	// in the default mode.
+	NsPerRunGoal = map[string]float64{HeaderOnly: 300}
+	// NoisyBackground is the median background CPU share above which a
+	// throughput verdict is marked uncertain.
+	NoisyBackground = 0.10
+)
+
+// Row is the summary of one workload in one condition over all rounds.
+type Row struct {
+	Workload, Condition string
+	Runs                int
+
+	ReqPerSec, MBPerSec float64 // medians
+	ReqMin, ReqMax      float64
+
+	// Ratio is the median over rounds of (this condition's req/s / the
+	// same round's untraced req/s); 0 for the untraced row.
+	Ratio, RatioMin, RatioMax float64
+	Goal                      float64 // 0: none
+
+	BPFNsPerRun   float64 // cgroup_skb programs, pooled over rounds
+	BPFRunsPerReq float64
+	BPFCPUPer100k float64 // s, every program of the tracer, pooled
+
+	TracerCPUPer100k float64 // s, median
+	ServerCPUPer100k float64 // s, median
+	Background       float64 // median share of the machine busy with other work
+
+	// From the tracer's summary at exit, over the whole bench (its
+	// condition's runs of every workload, warm-up included):
+	Coverage   float64 // exchanges paired / workload requests (logins and set-up make it > 1); -1: untraced
+	Lost       bool    // the kernel dropped records
+	Gaps       uint64  // gaps in the decoded streams
+	KernelLine string
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Rows summarises the runs, in the order of the configuration.
+func (r *Result) Rows() []Row {
+	type key struct {
+		w, c  string
+		round int
+	}
+	byKey := map[key]RunResult{}
+	for _, run := range r.Runs {
+		byKey[key{run.Workload, run.Condition, run.Round}] = run
+	}
+	var rows []Row
+	for _, w := range r.Config.Workloads {
+		for _, c := range r.Config.Conditions {
+			row := Row{Workload: w, Condition: c, Goal: RatioGoal[c], Coverage: -1}
+			var reqs, mbs, ratios, trc, srv, bg []float64
+			var skbNs, skbRuns, allNs, requests uint64
+			for round := 1; round <= r.Config.Rounds; round++ {
+				run, ok := byKey[key{w, c, round}]
+				if !ok {
+					continue
+				}
+				row.Runs++
+				reqs = append(reqs, run.ReqPerSec())
+				mbs = append(mbs, run.MBPerSec())
+				per100k := 1e5 / float64(run.Requests) / 1e9
+				srv = append(srv, float64(run.ServerCPUNs)*per100k)
+				bg = append(bg, run.OtherBusy)
+				if c != Untraced {
+					if base, ok := byKey[key{w, Untraced, round}]; ok {
+						ratios = append(ratios, run.ReqPerSec()/base.ReqPerSec())
+					}
+					trc = append(trc, float64(run.TracerCPUNs)*per100k)
+					for typ, d := range run.Progs {
+						allNs += d.Ns
+						if typ == "cgroup_skb" {
+							skbNs += d.Ns
+							skbRuns += d.Runs
+						}
+					}
+					requests += run.Requests
+				}
+			}
+			if row.Runs == 0 {
+				continue
+			}
+			if tt := r.Tracers[c]; tt != nil && tt.Requests > 0 {
+				row.Coverage = float64(tt.Summary.Pairs) / float64(tt.Requests)
+				row.Lost = tt.Summary.Lost
+				row.Gaps = tt.Summary.Gaps
+				row.KernelLine = tt.Summary.KernelLine
+			}
+			row.ReqPerSec, row.MBPerSec = median(reqs), median(mbs)
+			row.ReqMin, row.ReqMax = slices.Min(reqs), slices.Max(reqs)
+			row.ServerCPUPer100k = median(srv)
+			row.Background = median(bg)
+			if len(ratios) > 0 {
+				row.Ratio, row.RatioMin, row.RatioMax = median(ratios), slices.Min(ratios), slices.Max(ratios)
+			}
+			if len(trc) > 0 {
+				row.TracerCPUPer100k = median(trc)
+			}
+			if skbRuns > 0 {
+				row.BPFNsPerRun = float64(skbNs) / float64(skbRuns)
+			}
+			if requests > 0 {
+				row.BPFRunsPerReq = float64(skbRuns) / float64(requests)
+				row.BPFCPUPer100k = float64(allNs) / float64(requests) * 1e5 / 1e9
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// ModeNsPerRun is the kernel's average ns per cgroup_skb program run of a
+// mode, pooled over every run of every workload.
+func (r *Result) ModeNsPerRun(mode string) (ns float64, runs uint64) {
+	var total uint64
+	for _, run := range r.Runs {
+		if run.Condition != mode {
+			continue
+		}
+		d := run.Progs["cgroup_skb"]
+		total += d.Ns
+		runs += d.Runs
+	}
+	if runs == 0 {
+		return 0, 0
+	}
+	return float64(total) / float64(runs), runs
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// WriteTable prints the result for a person.
+func (r *Result) WriteTable(w io.Writer) error {
+	cfg := r.Config
+	tracer := "one `iggytrace trace -o json > /dev/null` per mode for the whole bench (loader -> decoder.Tracker -> stdout JSON writer)"
+	if cfg.Tracer == "replica" {
+		tracer = fmt.Sprintf("one tracebench replica of the trace pipeline per mode (loader -> decoder.Tracker -> %s sink)", cfg.Sink)
+		if cfg.ProfileDir != "" {
+			tracer += ", CPU profiles in " + cfg.ProfileDir
+		}
+	}
+	if cfg.NoTrace {
+		tracer = "NONE (A/A test)"
+	}
+	fmt.Fprintf(w, "tracebench: kernel %s, %d rounds, one server per condition, runs interleaved (order rotated each round), %s - %s (%.0fs)\n",
+		r.Kernel, r.RoundsDone, r.Start.Format("15:04:05"), r.End.Format("15:04:05"), r.End.Sub(r.Start).Seconds())
+	fmt.Fprintf(w, "load average: %s at start, %s at end\n", r.LoadAvgStart, r.LoadAvgEnd)
+	fmt.Fprintf(w, "produce: %d conns x %d batches x %d msgs x %d B; small: %d conns x %d requests (Ping, GetStream, GetTopic, Store/GetConsumerOffset)\n",
+		cfg.ProduceConns, cfg.ProduceBatches, cfg.BatchSize, cfg.MsgSize, cfg.SmallConns, cfg.SmallRequests)
+	fmt.Fprintf(w, "tracer: %s\n", tracer)
+	if r.StatsVia != "" {
+		fmt.Fprintf(w, "BPF run-time stats: %s; on for every condition\n", r.StatsVia)
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tcondition\treq/s\tMB/s\ttraced/untraced (min-max)\tgoal\t\tBPF ns/run\tBPF runs/req\tBPF CPU s/100k req\ttracer CPU s/100k req\tserver CPU s/100k req\tbackground CPU\t")
+	noisy := false
+	for _, row := range r.Rows() {
+		ratio, goal, v := "-", "-", ""
+		if row.Condition != Untraced && row.Ratio > 0 {
+			ratio = fmt.Sprintf("%.1f%% (%.1f-%.1f)", 100*row.Ratio, 100*row.RatioMin, 100*row.RatioMax)
+			if row.Goal > 0 {
+				goal = fmt.Sprintf(">=%.0f%%", 100*row.Goal)
+				v = verdict(row.Ratio >= row.Goal)
+				if row.Background > NoisyBackground {
+					v += "?"
+					noisy = true
+				}
+			}
+			if cfg.NoTrace {
+				v = "A/A"
+			}
+		}
+		bpf, runs, bpfcpu, trc := "-", "-", "-", "-"
+		if row.Condition != Untraced && !cfg.NoTrace {
+			bpf = fmt.Sprintf("%.0f", row.BPFNsPerRun)
+			runs = fmt.Sprintf("%.1f", row.BPFRunsPerReq)
+			bpfcpu = fmt.Sprintf("%.3f", row.BPFCPUPer100k)
+			trc = fmt.Sprintf("%.3f", row.TracerCPUPer100k)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.0f%%\t\n",
+			row.Workload, row.Condition, row.ReqPerSec, row.MBPerSec, ratio, goal, v, bpf, runs, bpfcpu, trc,
+			row.ServerCPUPer100k, 100*row.Background)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, mode := range cfg.Conditions {
+		if mode == Untraced || cfg.NoTrace {
+			continue
+		}
+		ns, runs := r.ModeNsPerRun(mode)
+		line := fmt.Sprintf("kernel ns per program run, %s (cgroup_skb, all runs pooled, %d runs): %.0f ns", mode, runs, ns)
+		if g, ok := NsPerRunGoal[mode]; ok {
+			line += fmt.Sprintf("  goal < %.0f ns: %s", g, verdict(runs > 0 && ns < g))
+		}
+		fmt.Fprintln(w, line)
+		byName := map[string]ProgDelta{}
+		for _, run := range r.Runs {
+			if run.Condition != mode {
+				continue
+			}
+			for n, d := range run.ProgsByName {
+				v := byName[n]
+				v.Ns += d.Ns
+				v.Runs += d.Runs
+				byName[n] = v
+			}
+		}
+		var parts []string
+		for _, n := range slices.Sorted(maps.Keys(byName)) {
+			d := byName[n]
+			if d.Runs > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.0f ns x %d", n, float64(d.Ns)/float64(d.Runs), d.Runs))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  by program: %s\n", strings.Join(parts, ", "))
+		}
+	}
+	var notes []string
+	seen := map[string]bool{}
+	for _, row := range r.Rows() {
+		if row.Condition == Untraced {
+			continue
+		}
+		if seen[row.Condition] {
+			continue
+		}
+		seen[row.Condition] = true
+		if row.Lost || row.Gaps > 0 {
+			notes = append(notes, fmt.Sprintf("tracer %s: %d gaps in the decoded streams; %s", row.Condition, row.Gaps, row.KernelLine))
+		}
+		if row.Coverage >= 0 && row.Coverage < 1 {
+			notes = append(notes, fmt.Sprintf("tracer %s: paired only %.1f%% as many exchanges as the workload made requests",
+				row.Condition, 100*row.Coverage))
+		}
+	}
+	for _, mode := range cfg.Conditions {
+		tt := r.Tracers[mode]
+		if tt == nil {
+			continue
+		}
+		var inRuns int64
+		for _, run := range r.Runs {
+			if run.Condition == mode {
+				inRuns += run.TracerCPUNs
+			}
+		}
+		notes = append(notes, fmt.Sprintf("tracer %s: %.2fs CPU loading its programs, %.2fs in the measured runs, %.2fs elsewhere (warm-up, idle polling, exit); paired %d exchanges for %d workload requests%s",
+			mode, float64(tt.LoadCPUNs)/1e9, float64(inRuns)/1e9, float64(tt.TotalCPUNs-tt.LoadCPUNs-inRuns)/1e9,
+			tt.Summary.Pairs, tt.Requests, map[bool]string{true: ", RECORDS LOST", false: ", nothing lost"}[tt.Summary.Lost]))
+	}
+	if cfg.NoTrace {
+		notes = append(notes, "A/A TEST: no tracer was attached; every ratio is noise (and any difference between the server processes)")
+	}
+	if noisy {
+		notes = append(notes, fmt.Sprintf("PASS?/MISS?: other processes kept more than %.0f%% of the machine busy during those runs; at such load the run-to-run noise "+
+			"(see the min-max range; measure it with -no-trace, an A/A test) can exceed the margin to the goal. Re-run on a quiet machine.", 100*NoisyBackground))
+	}
+	if r.RoundsDone < cfg.Rounds {
+		notes = append(notes, fmt.Sprintf("only %d of %d rounds ran (time limit %v)", r.RoundsDone, cfg.Rounds, cfg.MaxTime))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	fmt.Fprintln(w, strings.TrimSpace(`
+req/s: workload requests (SendMessages batches / small commands) per wall second, median over rounds.
+MB/s: the server's socket payload in + out (rchar+wchar of /proc/SERVER/io) per second, median.
+traced/untraced: median over rounds of req/s(traced) / req/s(untraced, same round).
+BPF: the tracer's programs' run_time_ns/run_cnt deltas (fdinfo); the time is spent in the server's and the
+  clients' contexts (packet path), not in the tracer process. CPU s/100k req: CPU-seconds per 100,000 requests.
+tracer CPU: on-CPU time of the tracer process from the run's start until it has drained its ring and gone idle.
+background CPU: share of the machine busy with processes other than server, tracer and load generator.`))
+	return nil
+}

@@ -1,0 +1,162 @@
+package tracebench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iggytrace/iggytrace/loader"
+)
+
+func TestParseProgFdinfo(t *testing.T) {
+	in := "pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t25\nprog_type:\t8\nprog_jited:\t1\nprog_tag:\tccc201afe5fd9e72\n" +
+		"memlock:\t12288\nprog_id:\t1988\nrun_time_ns:\t123456\nrun_cnt:\t789\nrecursion_misses:\t2\nverified_insns:\t71633\n"
+	p, err := parseProgFdinfo([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := progStat{ID: 1988, Type: progTypeCgroupSKB, RunNs: 123456, RunCnt: 789, Missing: 2}
+	if p != want {
+		t.Errorf("got %+v, want %+v", p, want)
+	}
+	if _, err := parseProgFdinfo([]byte("pos:\t0\n")); err == nil {
+		t.Error("no prog_id: want an error")
+	}
+	d := diffProgs(map[uint32]progStat{1: {ID: 1, Type: 8, RunNs: 100, RunCnt: 1}},
+		map[uint32]progStat{1: {ID: 1, Type: 8, RunNs: 400, RunCnt: 3}, 2: {ID: 2, Type: 8, RunNs: 50, RunCnt: 1}, 3: {ID: 3, Type: 26, RunNs: 7, RunCnt: 1}})
+	if d[8].Ns != 350 || d[8].Runs != 3 || d[26].Ns != 7 {
+		t.Errorf("diff %+v", d)
+	}
+}
+
+func TestParseProcFiles(t *testing.T) {
+	ns, err := parseSchedstat([]byte("4624002 2190309 45\n"))
+	if err != nil || ns != 4624002 {
+		t.Errorf("schedstat: %d, %v", ns, err)
+	}
+	io, err := parseProcIO([]byte("rchar: 100\nwchar: 23\nsyscr: 5\nsyscw: 6\nread_bytes: 0\n"))
+	if err != nil || io != 123 {
+		t.Errorf("io: %d, %v", io, err)
+	}
+	if _, err := procCPU(os.Getpid()); err != nil {
+		t.Errorf("procCPU(self): %v", err)
+	}
+	if _, err := procIO(os.Getpid()); err != nil {
+		t.Errorf("procIO(self): %v", err)
+	}
+}
+
+func TestParseSummary(t *testing.T) {
+	out := "time=... level=INFO msg=tracing cgroup=/x\n" +
+		"trace: 5 connections, 212 exchanges paired, 1 unanswered, 0 unmatched responses, 0 decode errors\n" +
+		"trace: 2 gaps (100 bytes lost), 0 bytes undecodable, 0 bytes not captured, 0 connections evicted\n" +
+		"trace: kernel: 10 packets matched, 9 records, 1 bytes on the wire, 0 captured, 0 skipped by design; LOST: 1 records (2 bytes) dropped on a full ring, 0 connection events dropped, 0 records missing, 0 undecodable\n"
+	s, ok := parseSummary(out)
+	if !ok || s.Conns != 5 || s.Pairs != 212 || s.Unanswered != 1 || s.Gaps != 2 || !s.Lost || !strings.HasPrefix(s.KernelLine, "kernel: 10 packets") {
+		t.Errorf("%+v %v", s, ok)
+	}
+	if _, ok := parseSummary("nothing"); ok {
+		t.Error("no summary: want !ok")
+	}
+}
+
+func TestRows(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Rounds = 3
+	cfg.Workloads = []string{Small}
+	r := &Result{Config: cfg}
+	// Untraced 1000, 2000, 1000 req/s; header-only 990, 1900, 950.
+	un := []float64{1, 0.5, 1}
+	ho := []float64{1 / 0.99, 0.5 / 0.95, 1 / 0.95}
+	for i := range 3 {
+		r.Runs = append(r.Runs,
+			RunResult{Workload: Small, Condition: Untraced, Round: i + 1, Requests: 1000, Elapsed: time.Duration(un[i] * 1e9)},
+			RunResult{Workload: Small, Condition: HeaderOnly, Round: i + 1, Requests: 1000, Elapsed: time.Duration(ho[i] * 1e9),
+				TracerCPUNs: 1e7, Progs: map[string]ProgDelta{"cgroup_skb": {Ns: 200 * 4000, Runs: 4000}, "tp_btf": {Ns: 1000, Runs: 8}}})
+	}
+	r.RoundsDone = 3
+	r.Tracers = map[string]*TracerTotals{HeaderOnly: {Summary: TracerSummary{Pairs: 3030}, Requests: 3000}}
+	rows := r.Rows()
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	h := rows[1]
+	if h.Condition != HeaderOnly || int(h.Ratio*1000+0.5) != 950 || int(h.RatioMax*1000+0.5) != 990 {
+		t.Errorf("ratio %v (%v-%v)", h.Ratio, h.RatioMin, h.RatioMax)
+	}
+	if h.BPFNsPerRun != 200 || h.BPFRunsPerReq != 4 || h.TracerCPUPer100k != 1 || h.Coverage != 1.01 {
+		t.Errorf("%+v", h)
+	}
+	if ns, runs := r.ModeNsPerRun(HeaderOnly); ns != 200 || runs != 12000 {
+		t.Errorf("ModeNsPerRun %v %v", ns, runs)
+	}
+	var sb strings.Builder
+	if err := r.WriteTable(&sb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sb.String(), "95.0% (95.0-99.0)") || !strings.Contains(sb.String(), "goal < 300 ns: PASS") {
+		t.Errorf("table:\n%s", sb.String())
+	}
+}
+
+// TestTracerCPUAccounting checks the method's CPU accounting on an idle
+// tracer: the CPU it uses between "attached" and its exit after SIGTERM
+// (schedstat at the start, wait4's rusage at the end) must be small, that
+// is, program loading before the window is not counted and the two sources
+// agree.
+func TestTracerCPUAccounting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds iggytrace and loads BPF programs")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	bin := filepath.Join(t.TempDir(), "iggytrace")
+	build := exec.Command("go", "build", "-o", bin, "github.com/iggytrace/iggytrace/cmd/iggytrace")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root, err := loader.CgroupV2Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := startTracer(context.Background(), []string{bin, "trace", "--cgroup", root, "-p", "1", "-o", "json", "--log-level", "info"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := procCPU(tr.pid)
+	if err != nil {
+		tr.kill()
+		t.Fatal(err)
+	}
+	progs, err := procProgs(tr.pid)
+	if err != nil || len(progs) < 2 {
+		t.Errorf("tracer's programs: %v, %v", progs, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	total, sum, err := tr.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := time.Duration(total - start)
+	t.Logf("tracer CPU: %v before the window (loading), %v idle 300ms + exit; summary %+v", time.Duration(start), idle, sum)
+	if idle < 0 || idle > 100*time.Millisecond {
+		t.Errorf("idle tracer used %v between attach and exit", idle)
+	}
+}
+
+func TestTaskState(t *testing.T) {
+	for in, want := range map[string]byte{
+		"32140 (iggytrace) S 32139 32137": 'S',
+		"1 (a) b) R 0":                    'R',
+		"7 (x":                            0,
+	} {
+		if got := taskState([]byte(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench-trace.sh: what tracing costs the Iggy server, measured side by side
+# in one run. The real Go SDK workload (producers sending batches of 100
+# 1 KiB messages; a small-command mix) runs against iggytrace's test server,
+# one server per condition, each in a cgroup of its own: untraced, traced by
+# `iggytrace trace --mode header-only -o json > /dev/null`, and traced in
+# full mode. Runs are interleaved, many short rounds, order rotated; medians
+# reported. Prints, per workload and mode, the throughput kept (goal: 97%
+# header-only, 80% full), the kernel's average ns per program run (BPF
+# run-time statistics on for the run; goal < 300 ns header-only) and the
+# tracer's CPU seconds per 100k requests. See internal/tracebench for the
+# method. Needs root. About 2-4 minutes on a 2-vCPU VM.
+#
+#   scripts/bench-trace.sh                      # the bench
+#   scripts/bench-trace.sh -json out.json       # also every run as JSON
+#   scripts/bench-trace.sh -rounds 3 -max-time 1m   # a quick look
+#   scripts/bench-trace.sh -no-trace            # A/A test: the noise floor
+#   scripts/bench-trace.sh -cpuprofile-dir prof # pprof of each mode's tracer
+#                                               # (go tool pprof prof/tracer-full.pprof)
+#   scripts/bench-trace.sh -h                   # every option
+#
+# Environment: GO (default go), TRACEBENCH_BIN_DIR (where to build the
+# binaries; default a temporary directory, removed at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+export GOFLAGS=${GOFLAGS:--mod=mod}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "bench-trace: needs root (BPF programs, cgroups)" >&2
+	exit 1
+fi
+
+if [ -n "${TRACEBENCH_BIN_DIR:-}" ]; then
+	bin=$TRACEBENCH_BIN_DIR
+	mkdir -p "$bin"
+else
+	bin=$(mktemp -d)
+	trap 'rm -rf "$bin"' EXIT
+fi
+"$GO" build -o "$bin/iggytrace" ./cmd/iggytrace
+"$GO" build -o "$bin/tracebench" ./internal/tracebench/cmd/tracebench
+"$bin/tracebench" -iggytrace "$bin/iggytrace" "$@"
