@@ -34,12 +34,14 @@ type conn struct {
 	midStream bool
 	rst       bool
 
-	// reqN numbers the requests framed (pending.n); reqLossAt is reqN when
-	// the request stream last lost bytes (a gap, a desync, a loss of
-	// sync), if reqLoss: a request may have been lost there, and a
-	// response that follows may answer it rather than the request before.
-	reqN, reqLossAt uint64
-	reqLoss         bool
+	// reqN numbers the requests framed (pending.n); lossAt holds reqN at
+	// the last places (len(lossAt)) the request stream lost bytes (a gap,
+	// a desync, a loss of sync), nLoss counts them: a request may have
+	// been lost there, and a response that follows may answer it rather
+	// than the request before.
+	reqN   uint64
+	lossAt [16]uint64
+	nLoss  int
 	// Since the last pairing: the losses of the request stream (reqN at
 	// each, once per place) and of the response stream that cost a frame
 	// header. See match.
@@ -195,10 +197,11 @@ func (c *conn) feed(seg *Segment) {
 			// responses framed meanwhile must know a request may be lost.
 			c.requestLoss()
 		}
-		if h == &c.in {
+		fresh := h.isNew(seg)
+		if h == &c.in && fresh {
 			c.release() // the request stream has shown what it lost
 		}
-		if fresh := h.isNew(seg); fresh && o.heldSince != 0 && o.heldSince <= seg.Time {
+		if fresh && o.heldSince != 0 && o.heldSince <= seg.Time {
 			o.stream.Flush(seg.Time, o)
 			o.heldSince = 0
 		}
@@ -236,13 +239,10 @@ func (c *conn) closed() bool { return c.rst || (c.in.fin && c.out.fin) }
 // finish delivers what the halves still hold and reports every request left
 // without a response.
 func (c *conn) finish(now int64) {
-	if c.in.heldSince != 0 {
-		c.requestLoss() // data behind a hole, which Flush reports below
-	}
-	c.release()
 	for _, h := range []*half{&c.in, &c.out} {
 		h.stream.Flush(now, h)
 		h.framer.Flush(h)
+		c.release() // once the requests have shown their losses, and after the last response
 		st := h.stream.Stats()
 		c.stats.SkippedBytes += st.SkippedBytes
 		c.stats.Retransmitted += st.RetransmittedBytes
@@ -589,13 +589,21 @@ func (c *conn) requestLostAfter(all []pending, idx int) bool {
 	if last && c.in.heldSince != 0 {
 		return true
 	}
-	return c.reqLoss && c.reqLossAt >= all[idx].n && (last || c.reqLossAt < all[idx+1].n)
+	for _, at := range c.lossAt[:min(c.nLoss, len(c.lossAt))] {
+		if at >= all[idx].n && (last || at < all[idx+1].n) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestLoss records that the request stream lost bytes after the
 // requests framed so far.
 func (c *conn) requestLoss() {
-	c.reqLossAt, c.reqLoss = c.reqN, true
+	if c.nLoss == 0 || c.lossAt[(c.nLoss-1)%len(c.lossAt)] != c.reqN {
+		c.lossAt[c.nLoss%len(c.lossAt)] = c.reqN
+		c.nLoss++
+	}
 	if n := c.nReqLosses; n < len(c.reqLosses) && (n == 0 || c.reqLosses[n-1] != c.reqN) {
 		c.reqLosses[n] = c.reqN
 		c.nReqLosses++

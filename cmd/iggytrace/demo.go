@@ -18,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/iggytrace/iggytrace/decoder"
 	"github.com/iggytrace/iggytrace/internal/testserver"
 	"github.com/iggytrace/iggytrace/internal/workload"
 	"github.com/iggytrace/iggytrace/loader"
@@ -46,15 +45,11 @@ Needs root, as tracing does.`,
 			if lcfg.Logger, err = out.logger(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
-			tcfg, err := out.trackerConfig()
+			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
-			w, err := out.writer(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			return runDemo(cmd.Context(), lcfg, tcfg, w, capt.writePcap, duration, cmd.ErrOrStderr())
+			return runDemo(cmd.Context(), lcfg, p, capt.writePcap, duration, cmd.ErrOrStderr())
 		},
 	}
 	out.register(cmd)
@@ -66,7 +61,7 @@ Needs root, as tracing does.`,
 	return cmd
 }
 
-func runDemo(ctx context.Context, lcfg loader.Config, tcfg decoder.Config, w eventWriter, pcapPath string, d time.Duration, stderr io.Writer) error {
+func runDemo(ctx context.Context, lcfg loader.Config, p *pipeline, pcapPath string, d time.Duration, stderr io.Writer) error {
 	// The Go SDK reports its leader detection on the standard logger at every
 	// login; in the demo that is noise between the events.
 	log.SetOutput(io.Discard)
@@ -109,7 +104,7 @@ func runDemo(ctx context.Context, lcfg loader.Config, tcfg decoder.Config, w eve
 			workErr <- err
 		}()
 	}
-	if err := runTrace(traceCtx, lcfg, tcfg, w, pcapPath, stderr, ready); err != nil {
+	if err := runTrace(traceCtx, lcfg, p, pcapPath, stderr, ready); err != nil {
 		return err
 	}
 	select {

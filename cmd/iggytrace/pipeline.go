@@ -1,37 +1,99 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/export"
+	"github.com/iggytrace/iggytrace/export/audit"
+	"github.com/iggytrace/iggytrace/export/filter"
+	"github.com/iggytrace/iggytrace/export/metrics"
+	"github.com/iggytrace/iggytrace/export/stdout"
 )
 
+// sinkFlags choose where events go besides stdout, and which events.
+type sinkFlags struct {
+	commands, streams, topics, clients []string
+	errorsOnly                         bool
+	metricsAddr                        string
+	auditPath                          string
+}
+
+func (s *sinkFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringSliceVar(&s.commands, "command", nil, "keep these commands: name, dotted name, code, or group (admin, auth, messages, streams, ...); !X excludes (docs/filters.md)")
+	f.StringSliceVar(&s.streams, "stream", nil, "keep exchanges naming these streams (name or id)")
+	f.StringSliceVar(&s.topics, "topic", nil, "keep exchanges naming these topics (name or id)")
+	f.StringSliceVar(&s.clients, "client", nil, "keep connections of these clients: IP, IP:port or CIDR")
+	f.BoolVar(&s.errorsOnly, "errors-only", false, "keep only failed exchanges (non-zero status, unanswered requests)")
+	f.StringVar(&s.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md)")
+	f.StringVar(&s.auditPath, "audit", "", "write the audit trail of logins, logouts and admin commands (JSON lines) to FILE (docs/audit.md)")
+}
+
 // pipeline connects a segment source to the tracker and the tracker to the
-// sinks. It remembers the first sink error so that a closed stdout stops the run.
+// sinks. It remembers the first sink error so that a closed stdout stops the
+// run. Metrics and the audit trail see every event; the filter applies to
+// the outputs a person reads.
 type pipeline struct {
 	tracker *decoder.Tracker
-	out     eventWriter
+	sinks   []export.Sink
+	metrics *metrics.Metrics
+	closers []func() error
 	err     error
 }
 
-// eventWriter is a sink of events: the stdout writer, and the others to come.
-type eventWriter interface {
-	Write(*decoder.Event) error
-	Flush() error
-}
+// stdoutSink adapts the stdout writer to export.Sink.
+type stdoutSink struct{ *stdout.Writer }
 
-func newPipeline(cfg decoder.Config, out eventWriter) *pipeline {
-	p := &pipeline{out: out}
+func (s stdoutSink) Close() error { return s.Flush() }
+
+// newPipeline builds the sinks the flags ask for. ctx bounds the metrics
+// server.
+func newPipeline(ctx context.Context, cfg decoder.Config, out *stdout.Writer, sf *sinkFlags) (*pipeline, error) {
+	p := &pipeline{}
+	flt, err := filter.Parse(filter.Spec{Commands: sf.commands, Streams: sf.streams, Topics: sf.topics, Clients: sf.clients, ErrorsOnly: sf.errorsOnly})
+	if err != nil {
+		return nil, err
+	}
+	p.sinks = append(p.sinks, filter.Wrap(flt, stdoutSink{out}))
+	if sf.metricsAddr != "" {
+		ln, err := net.Listen("tcp", sf.metricsAddr)
+		if err != nil {
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+		p.metrics = metrics.New(metrics.Options{})
+		go metrics.ServeListener(ctx, ln, p.metrics.Handler())
+		p.sinks = append(p.sinks, p.metrics)
+	}
+	if sf.auditPath != "" {
+		f, err := os.Create(sf.auditPath)
+		if err != nil {
+			return nil, fmt.Errorf("--audit: %w", err)
+		}
+		p.sinks = append(p.sinks, audit.New(audit.Options{Writer: f}))
+		p.closers = append(p.closers, f.Close)
+	}
 	p.tracker = decoder.NewTracker(cfg, p.emit)
-	return p
+	return p, nil
 }
 
 func (p *pipeline) emit(ev *decoder.Event) {
 	if p.err != nil {
 		return
 	}
-	p.err = p.out.Write(ev)
+	for _, s := range p.sinks {
+		if err := s.Write(ev); err != nil {
+			p.err = err
+			return
+		}
+	}
 }
 
 func (p *pipeline) feed(seg *decoder.Segment) error {
@@ -40,13 +102,17 @@ func (p *pipeline) feed(seg *decoder.Segment) error {
 }
 
 // finish flushes the tracker (reporting cut frames and unanswered requests)
-// and the sinks.
+// and closes the sinks.
 func (p *pipeline) finish() error {
 	p.tracker.Flush()
-	if err := p.out.Flush(); p.err == nil {
-		p.err = err
+	errs := []error{p.err}
+	for _, s := range p.sinks {
+		errs = append(errs, s.Close())
 	}
-	return p.err
+	for _, c := range p.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
 }
 
 // summary prints what was decoded and, above all, what was not: nothing is
@@ -60,4 +126,12 @@ func (p *pipeline) summary(w io.Writer, name string, source fmt.Stringer) {
 			name, s.Gaps, s.GapBytes, s.DesyncBytes, s.SkippedBytes, s.Evicted)
 	}
 	fmt.Fprintf(w, "%s: %s\n", name, source)
+}
+
+// newPipelineWith connects the tracker to the given sinks only: for callers
+// that bring their own (tests, embedding).
+func newPipelineWith(cfg decoder.Config, sinks ...export.Sink) *pipeline {
+	p := &pipeline{sinks: sinks}
+	p.tracker = decoder.NewTracker(cfg, p.emit)
+	return p
 }

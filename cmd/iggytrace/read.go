@@ -26,11 +26,7 @@ Without FILE it reads a capture embedded in iggytrace: a full session of the
 official Go SDK against iggytrace's test server. "-" reads standard input.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := out.trackerConfig()
-			if err != nil {
-				return err
-			}
-			w, err := out.writer(cmd.OutOrStdout())
+			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
@@ -44,12 +40,16 @@ official Go SDK against iggytrace's test server. "-" reads standard input.`,
 			}
 			defer rd.Close()
 			showProgress := progress == "always" || (progress == "auto" && isTerminal(os.Stderr))
-			p := newPipeline(cfg, w)
 			err = readAll(cmd, rd, p, showProgress)
 			if ferr := p.finish(); err == nil {
 				err = ferr
 			}
 			p.summary(cmd.ErrOrStderr(), name, rd.Stats())
+			if err == nil && p.metrics != nil && cmd.Context().Err() == nil {
+				// The file is done; keep the metrics up for a scrape.
+				fmt.Fprintf(cmd.ErrOrStderr(), "serving metrics at http://%s/metrics until interrupted\n", out.sinks.metricsAddr)
+				<-cmd.Context().Done()
+			}
 			return err
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ type outputFlags struct {
 	protocol string
 	payloads bool
 	logLevel string
+	sinks    sinkFlags
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -29,6 +31,20 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringVar(&o.protocol, "protocol", "auto", "Iggy protocol version: auto, 0.5, 0.6, 0.7 or 0.8")
 	f.BoolVar(&o.payloads, "payloads", false, "include message payloads and user-header values in the output")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+	o.sinks.register(cmd)
+}
+
+// pipeline builds the decoder and every sink the flags ask for, printing to w.
+func (o *outputFlags) pipeline(ctx context.Context, w io.Writer) (*pipeline, error) {
+	cfg, err := o.trackerConfig()
+	if err != nil {
+		return nil, err
+	}
+	out, err := o.writer(w)
+	if err != nil {
+		return nil, err
+	}
+	return newPipeline(ctx, cfg, out, &o.sinks)
 }
 
 func (o *outputFlags) serverPorts() ([]uint16, error) {

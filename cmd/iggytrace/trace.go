@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/export/metrics"
 	"github.com/iggytrace/iggytrace/export/pcapng"
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -71,15 +72,11 @@ CAP_NET_ADMIN); 'iggytrace check' says what this kernel allows.`,
 				return err
 			}
 			lcfg.Logger = log
-			tcfg, err := out.trackerConfig()
+			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
-			w, err := out.writer(cmd.OutOrStdout())
-			if err != nil {
-				return err
-			}
-			return runTrace(cmd.Context(), lcfg, tcfg, w, capt.writePcap, cmd.ErrOrStderr(), nil)
+			return runTrace(cmd.Context(), lcfg, p, capt.writePcap, cmd.ErrOrStderr(), nil)
 		},
 	}
 	out.register(cmd)
@@ -89,12 +86,22 @@ CAP_NET_ADMIN); 'iggytrace check' says what this kernel allows.`,
 
 // runTrace captures until ctx ends. ready, if not nil, is called once the
 // programs are attached, so that a caller can start traffic.
-func runTrace(ctx context.Context, lcfg loader.Config, tcfg decoder.Config, w eventWriter, pcapPath string, stderr io.Writer, ready func(*loader.Tracer)) (err error) {
+func runTrace(ctx context.Context, lcfg loader.Config, p *pipeline, pcapPath string, stderr io.Writer, ready func(*loader.Tracer)) (err error) {
 	tr, err := loader.Open(ctx, lcfg)
 	if err != nil {
+		p.finish()
 		return err
 	}
 	defer tr.Close()
+	if p.metrics != nil {
+		p.metrics.SetCaptureStats(func() metrics.CaptureStats {
+			s := tr.Stats()
+			return metrics.CaptureStats{
+				RingDroppedRecords: s.DroppedRecords, RingDroppedBytes: s.DroppedBytes, StateDropped: s.StateDropped,
+				SkippedBytes: s.BytesSkipped, RecordsMissing: s.RecordsMissing, RecordsBad: s.RecordsBad,
+			}
+		})
+	}
 	lcfg.Logger.Info("tracing", "cgroup", tr.Cgroup(), "ports", lcfg.Ports, "mode", tr.Config().Mode)
 
 	var pw *pcapng.Writer
@@ -117,7 +124,6 @@ func runTrace(ctx context.Context, lcfg loader.Config, tcfg decoder.Config, w ev
 			}
 		}()
 	}
-	p := newPipeline(tcfg, w)
 	if ready != nil {
 		ready(tr)
 	}
@@ -126,7 +132,7 @@ func runTrace(ctx context.Context, lcfg loader.Config, tcfg decoder.Config, w ev
 		if pw != nil && pcapErr == nil {
 			pcapErr = pw.WriteSegment(seg)
 		}
-		p.tracker.Feed(seg)
+		_ = p.feed(seg) // a sink error is p.err, returned by finish
 	})
 	err = p.finish()
 	p.summary(stderr, "trace", kernelSummary(tr.Stats()))

@@ -49,8 +49,8 @@ type Spec struct {
 // passes everything.
 //
 // Match learns stream and topic ids from the events it sees, so it must see
-// them in order from one goroutine at a time, as a Sink does; filters
-// without streams or topics keep no state.
+// them in order from one goroutine at a time, as a Sink does. One Filter may
+// wrap several sinks fed the same events: each event is judged once.
 type Filter struct {
 	all bool // no dimension set: Match is always true
 
@@ -69,6 +69,11 @@ type Filter struct {
 	hasClients  bool
 
 	errorsOnly bool
+
+	// The last event judged and the verdict, so that one Filter wrapping
+	// several sinks judges each event once.
+	last   *decoder.Event
+	lastOK bool
 }
 
 // Parse builds a Filter from a Spec. The error names the value it could not
@@ -196,6 +201,11 @@ func (f *Filter) Match(ev *decoder.Event) bool {
 	if f == nil || f.all {
 		return true
 	}
+	if ev == f.last {
+		// The same event again, from another sink the filter wraps: the
+		// directory has learned (and forgotten) from it already.
+		return f.lastOK
+	}
 	// Whatever the verdict, the directory learns from every OK answer:
 	// ids learned from an event that is filtered out still name the
 	// streams of the events that follow. An event is judged with what it
@@ -209,6 +219,7 @@ func (f *Filter) Match(ev *decoder.Event) bool {
 	if learn {
 		f.names.forget(ev)
 	}
+	f.last, f.lastOK = ev, ok
 	return ok
 }
 

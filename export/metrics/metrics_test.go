@@ -516,3 +516,16 @@ func TestConcurrentScrape(t *testing.T) {
 		t.Errorf("connections_total %v, want 20", got)
 	}
 }
+
+func BenchmarkWrite(b *testing.B) {
+	evs := sessionEvents(b)
+	m := metrics.New(metrics.Options{NoRuntime: true})
+	for _, ev := range evs {
+		m.Write(ev)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Write(evs[i%len(evs)])
+	}
+}
