@@ -40,8 +40,12 @@ test: deps check-generated vet
 test-short:
 	$(GO) test -short ./...
 
+# bench prints, side by side in one run, the decoder's throughput against its
+# goals, then the traced vs untraced throughput of the test server under the
+# Go SDK, the kernel's ns per program run and the tracer's CPU (root).
 bench: build
 	bash scripts/bench.sh
+	IGGYTRACE=bin/iggytrace bash scripts/bench-trace.sh
 
 # fuzz runs every fuzz target for FUZZTIME each (default 5m).
 fuzz:

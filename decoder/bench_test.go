@@ -3,8 +3,10 @@ package decoder_test
 // Throughput benchmarks of the decoder on real SDK traffic (see
 // internal/benchdata): a SendMessages-heavy stream (100 × 1 KiB messages per
 // request) and a small-command stream (Ping, GetStream, GetTopic,
-// StoreConsumerOffset, GetConsumerOffset). Besides ns/op, MB/s and allocs/op
-// (one op = one replay of the stream) each reports
+// StoreConsumerOffset, GetConsumerOffset), each over 4 connections opened
+// once, replayed with sequence numbers moving on. Besides ns/op, MB/s (TCP
+// payload bytes, both directions) and allocs/op (one op = one replay) each
+// reports
 //
 //	frames/s      request and response frames decoded per second
 //	ns/frame      the same, inverted
@@ -266,7 +268,7 @@ func BenchmarkPairingOnlySmallCommands(b *testing.B) { benchPairing(b, stream(b,
 // command's Event, its request's and response's Values and their strings
 // take one allocation (see newEvent in event.go); a SendMessages Event, whose
 // request decodes to a thousand Values, three: the Event, the Values, and
-// the bytes of their strings.
+// the bytes of their strings (the stream and topic identifiers).
 func TestBenchAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records SDK traffic")

@@ -29,7 +29,11 @@ type conn struct {
 	// complete before the response began, which is exact for Iggy's clients:
 	// they keep one request in flight per connection, so request i+1 is never
 	// sent before response i has arrived. Older requests are reported
-	// unanswered. The next pairing restores FIFO order.
+	// unanswered. The next pairing restores FIFO order. Where the losses
+	// seen leave it ambiguous which request a response answers, it is not
+	// paired (see match), and a response that would answer the newest
+	// request waits for the request stream to show what it lost (see
+	// onResponse).
 	causal    bool
 	midStream bool
 	rst       bool
@@ -42,6 +46,9 @@ type conn struct {
 	reqN   uint64
 	lossAt [16]uint64
 	nLoss  int
+	// provisional: the last loss recorded is a hole seen ahead (feed), not
+	// yet delivered.
+	provisional bool
 	// Since the last pairing: the losses of the request stream (reqN at
 	// each, once per place) and of the response stream that cost a frame
 	// header. See match.
@@ -146,6 +153,9 @@ type half struct {
 	owed      uint64
 	cutting   bool
 	absorbing bool
+	// now is the capture time of the bytes being fed, for events the
+	// framer reports without one (Desync).
+	now int64
 }
 
 func newConn(t *Tracker, id uint64, key ConnKey, opts protocol.Options) *conn {
@@ -171,13 +181,39 @@ func (c *conn) feed(seg *Segment) {
 	if seg.Dir == ToClient {
 		h = &c.out
 	}
+	if h == &c.in && seg.Flags&SYN == 0 && h.seen {
+		// Every client segment, bare ACKs and FINs included, tells how far
+		// the client has sent: what the request stream lost shows here
+		// before the reassembly can report it (when data after the hole
+		// arrives, if ever). A response held for that (see onResponse) can
+		// be paired.
+		if d := int32(seg.Seq - h.end); d > 0 {
+			// Provisionally: if the hole turns out to lie inside a frame,
+			// Gap takes the mark back.
+			c.requestLoss(c.in.inProgress())
+			c.provisional = true
+			if seg.Len == 0 {
+				h.end = seg.Seq
+			}
+			c.release()
+		} else if d == 0 && seg.Len == 0 {
+			c.release()
+		}
+	}
 	if seg.Flags&SYN != 0 {
 		h.stream.Start(seg.Seq)
+		if !h.seen {
+			h.end, h.seen = seg.Seq+1, true
+		}
 	} else if seg.Len > 0 {
 		if seg.Dir == ToServer {
 			c.stats.BytesIn += uint64(seg.Len)
 		} else {
 			c.stats.BytesOut += uint64(seg.Len)
+		}
+		fresh := h.isNew(seg)
+		if h == &c.in && fresh {
+			c.release() // the request stream has shown what it lost
 		}
 		// New data in this direction, sent after the other direction's
 		// held data was: the peer saw those bytes and the hole before them,
@@ -190,16 +226,6 @@ func (c *conn) feed(seg *Segment) {
 		o := &c.out
 		if h == &c.out {
 			o = &c.in
-		}
-		if h == &c.in && h.seen && int32(seg.Seq-h.end) > 0 {
-			// Bytes before this request segment are missing: the
-			// reassembly will hold it and report the hole later, but the
-			// responses framed meanwhile must know a request may be lost.
-			c.requestLoss()
-		}
-		fresh := h.isNew(seg)
-		if h == &c.in && fresh {
-			c.release() // the request stream has shown what it lost
 		}
 		if fresh && o.heldSince != 0 && o.heldSince <= seg.Time {
 			o.stream.Flush(seg.Time, o)
@@ -268,6 +294,7 @@ func (h *half) cut() {
 }
 
 func (h *half) Data(p []byte, t int64) {
+	h.now = t
 	h.owed = 0
 	if h.dir == ToClient {
 		if h.framer.Synced() && !h.inProgress() {
@@ -319,6 +346,7 @@ func (h *half) trusted(pos uint64) bool {
 }
 
 func (h *half) Skip(n uint32, t int64) {
+	h.now = t
 	h.fed += uint64(n)
 	owed := h.owe(uint64(n))
 	synced := h.framer.Synced()
@@ -358,6 +386,7 @@ func (h *half) inProgress() bool {
 }
 
 func (h *half) Gap(n uint64, t int64) {
+	h.now = t
 	h.fed += n
 	c := h.c
 	c.stats.GapBytes += n
@@ -365,13 +394,22 @@ func (h *half) Gap(n uint64, t int64) {
 		ReqTime: t, Dir: h.dir, Bytes: n, Reason: "bytes missing from the capture"})
 	owed := h.owe(n)
 	if h.dir == ToServer && !h.framer.Synced() && !owed {
-		c.requestLoss() // out of sync, whole requests may be in the hole
+		c.requestLoss(h.inProgress()) // out of sync, whole requests may be in the hole
 	}
 	synced := h.framer.Synced()
+	provisional := h.dir == ToServer && c.provisional
+	if h.dir == ToServer {
+		c.provisional = false
+	}
 	h.framer.Gap(n, t, h)
 	h.absorbing = false
 	if !owed {
 		h.countLoss(synced)
+	}
+	if provisional && synced && h.framer.Synced() {
+		// The hole the request stream showed in feed lay inside a frame
+		// (which is now delivered, partial): no request was lost there.
+		c.retractLoss()
 	}
 }
 
@@ -392,18 +430,18 @@ func (h *half) Desync(n uint64, reason string) {
 	}
 	c := h.c
 	if h.dir == ToServer {
-		c.requestLoss() // the bytes may have held a request it could not validate
+		c.requestLoss(false) // the bytes may have held a request it could not validate
 	}
 	c.stats.DesyncBytes += n
 	c.t.send(&Event{Kind: EventDesync, ConnID: c.id, Client: c.key.Client, Server: c.key.Server,
-		Dir: h.dir, Bytes: n, Reason: reason})
+		ReqTime: h.now, Dir: h.dir, Bytes: n, Reason: reason})
 }
 
 func (h *half) Lost() {
 	h.c.causal = true
 	h.unsure = true
 	if h.dir == ToServer && !h.absorbing {
-		h.c.requestLoss()
+		h.c.requestLoss(false)
 	}
 }
 
@@ -424,14 +462,21 @@ func (c *conn) onRequest(f *framing.Frame) {
 	code := protocol.Code(f.Code)
 	partial := f.Missing > 0
 	cmd, known := protocol.Lookup(code)
+	// The Event's block has room for the request's and the response's
+	// Values, as many as last time, and the request is decoded into it
+	// (see newEvent).
 	var err error
-	nvals := 0
+	nreq, nresp := 0, 0
+	hreq, hresp := c.t.hints.get(code)
 	if known {
-		err = c.dec.Request(code, f.Payload, partial, &c.rec)
-		nvals = len(c.rec.Values) + c.t.hints.get(code)
+		nreq, nresp = hreq.estimate(len(f.Payload)), int(hresp.n)
 	}
-	// Decoding first tells the size of the Event's block (see newEvent).
-	ev, room := newEvent(nvals)
+	ev, room := newEvent(nreq + nresp)
+	if known {
+		c.rec.Values = room.target(nreq)
+		err = c.dec.Request(code, f.Payload, partial, &c.rec)
+		hreq.note(len(f.Payload), len(c.rec.Values))
+	}
 	*ev = Event{
 		Kind: EventRequest, ConnID: c.id, Client: c.key.Client, Server: c.key.Server,
 		ReqTime: f.Time, ReqBytes: 8 + f.Length, Code: code,
@@ -449,7 +494,7 @@ func (c *conn) onRequest(f *framing.Frame) {
 		if c.dec.Assumed() {
 			ev.Flags |= FlagVersionAssumed
 		}
-		ev.Request = room.detach(&c.rec)
+		ev.Request = room.keep(&c.rec)
 		ev.Summary = c.rec.Summary
 	} else {
 		ev.Flags |= FlagUnknownCommand
@@ -461,7 +506,13 @@ func (c *conn) onRequest(f *framing.Frame) {
 		c.t.send(old.ev)
 	}
 	c.reqN++
-	c.pending.push(pending{ev: ev, end: f.EndTime, room: room, n: c.reqN})
+	end := f.EndTime
+	if f.Lost {
+		// Its end was lost: EndTime is when the loss was found, later than
+		// the end. Its start is what causal pairing can trust.
+		end = f.Time
+	}
+	c.pending.push(pending{ev: ev, end: end, room: room, n: c.reqN})
 }
 
 func (c *conn) onResponse(f *framing.Frame) {
@@ -519,6 +570,9 @@ func (c *conn) release() {
 		f := c.held
 		f.Payload = c.heldData
 		c.respond(&f)
+		if cap(c.heldData) > 64<<10 {
+			c.heldData = nil // rare: do not pin a large payload per connection
+		}
 	}
 }
 
@@ -562,6 +616,8 @@ func (c *conn) respond(f *framing.Frame) {
 			ev.Flags |= FlagResponsePartial
 		}
 		ev.NotFound = f.Length == 0 && ev.cmd.EmptyIsNotFound
+		_, hresp := c.t.hints.get(ev.Code)
+		c.rec.Values = p.room.target(hresp.estimate(len(f.Payload)))
 		if err := c.dec.Response(ev.Code, f.Payload, partial, &c.rec); err != nil {
 			ev.Flags |= FlagDecodeError
 			if ev.Error != "" {
@@ -572,8 +628,8 @@ func (c *conn) respond(f *framing.Frame) {
 		if c.dec.Assumed() {
 			ev.Flags |= FlagVersionAssumed
 		}
-		c.t.hints.note(ev.Code, len(c.rec.Values))
-		ev.Response = p.room.detach(&c.rec)
+		hresp.note(len(f.Payload), len(c.rec.Values))
+		ev.Response = p.room.keep(&c.rec)
 		mergeSummary(&ev.Summary, &c.rec.Summary)
 	}
 	c.respLost, c.nReqLosses, c.orphan = 0, 0, 0
@@ -598,15 +654,30 @@ func (c *conn) requestLostAfter(all []pending, idx int) bool {
 }
 
 // requestLoss records that the request stream lost bytes after the
-// requests framed so far.
-func (c *conn) requestLoss() {
-	if c.nLoss == 0 || c.lossAt[(c.nLoss-1)%len(c.lossAt)] != c.reqN {
-		c.lossAt[c.nLoss%len(c.lossAt)] = c.reqN
+// requests framed so far, or, with afterNext, after the next one too: the
+// bytes lost follow a frame in progress.
+func (c *conn) requestLoss(afterNext bool) {
+	at := c.reqN
+	if afterNext {
+		at++
+	}
+	if c.nLoss == 0 || c.lossAt[(c.nLoss-1)%len(c.lossAt)] != at {
+		c.lossAt[c.nLoss%len(c.lossAt)] = at
 		c.nLoss++
 	}
-	if n := c.nReqLosses; n < len(c.reqLosses) && (n == 0 || c.reqLosses[n-1] != c.reqN) {
-		c.reqLosses[n] = c.reqN
+	if n := c.nReqLosses; n < len(c.reqLosses) && (n == 0 || c.reqLosses[n-1] != at) {
+		c.reqLosses[n] = at
 		c.nReqLosses++
+	}
+}
+
+// retractLoss forgets the last request loss recorded.
+func (c *conn) retractLoss() {
+	if c.nLoss > 0 {
+		c.nLoss--
+	}
+	if c.nReqLosses > 0 {
+		c.nReqLosses--
 	}
 }
 
@@ -659,7 +730,13 @@ func (c *conn) match(start int64) (pending, bool) {
 	//
 	// A candidate that ended before a response with no request began is
 	// taken: that response answered it, recorded before it.
-	if c.requestLostAfter(all, idx) || idx+1+c.requestLossesBefore(all[idx].n) <= c.respLost ||
+	taken := 0 // candidates answered by that response
+	for _, p := range all[:idx+1] {
+		if p.end <= c.orphan {
+			taken++
+		}
+	}
+	if c.requestLostAfter(all, idx) || idx+1-taken+c.requestLossesBefore(all[idx].n) <= c.respLost ||
 		all[idx].end <= c.orphan {
 		idx++
 		for _, old := range all[:idx] {

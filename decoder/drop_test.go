@@ -191,7 +191,10 @@ func TestDroppedSegment(t *testing.T) {
 			picks = append(picks, k)
 		}
 	}
-	for _, k := range picks {
+	for i, k := range picks {
+		if testing.Short() && i%4 != 0 {
+			continue
+		}
 		s := &segs[k]
 		if s.Len == 0 {
 			t.Fatalf("segment %d carries no data", k)

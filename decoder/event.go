@@ -148,14 +148,16 @@ type ConnStats struct {
 // Allocation of pair events.
 //
 // A pair's Event, the Values of its request and response, and the bytes of
-// their strings share one allocation, a block, when they fit one: a pair then
-// costs one allocation instead of up to five (the Event, and a value slice
-// and a string for each payload, as protocol.Record.Clone makes them). The
-// block is allocated when the request is decoded, before the response
-// exists, so it is sized for the request plus the Values of the last OK
-// response to the same command (responseHints); a response that does not
-// fit what is left gets allocations of its own. Payloads of more than
-// maxBlockValues Values (message batches) are allocated as Clone does.
+// their strings share one allocation, a block, when they fit one: a pair
+// then costs one allocation instead of up to five (the Event, and a value
+// slice and a string for each payload, as protocol.Record.Clone makes them).
+// The payloads are decoded straight into the block rather than into the
+// conn's Record and then copied. The block is allocated before the request
+// is decoded, so it is sized from what the last request and the last OK
+// response of the same command decoded to (valueHints); Values that do not
+// fit what is left go to an array of their own, which the decoder grows.
+// Payloads of more than maxBlockValues Values (message batches) are decoded
+// into a slice of their own, sized the same way.
 
 // block is an Event with room for its Values and their strings.
 type block[V, S any] struct {
@@ -230,21 +232,36 @@ func newEvent(n int) (*Event, eventRoom) {
 	return new(Event), eventRoom{}
 }
 
-// responseHints holds, per command code, the number of Values the last OK
-// response decoded to (saturated at 255).
-type responseHints [1024]uint8
-
-func (h *responseHints) get(code protocol.Code) int {
-	if int(code) < len(h) {
-		return int(h[code])
-	}
-	return 0
+// valueHints remembers, per command code, what its last request and its
+// last OK response decoded to, to size the memory the next ones are
+// decoded into.
+type valueHints struct {
+	byCode [1024]struct{ req, resp valueHint }
+	other  [2]valueHint // shared by larger codes
 }
 
-func (h *responseHints) note(code protocol.Code, n int) {
-	if int(code) < len(h) {
-		h[code] = uint8(min(n, 255))
+// valueHint is a payload's length and the number of Values it decoded to.
+type valueHint struct{ len, n uint32 }
+
+func (h *valueHints) get(code protocol.Code) (req, resp *valueHint) {
+	if int(code) < len(h.byCode) {
+		return &h.byCode[code].req, &h.byCode[code].resp
 	}
+	return &h.other[0], &h.other[1]
+}
+
+// estimate returns the Values expected of a payload of plen bytes: as many
+// per byte as last time, which is exact for the same payload shape and
+// keeps a small payload after a large one from reserving much.
+func (v *valueHint) estimate(plen int) int {
+	if v.len == 0 || uint64(plen) == uint64(v.len) {
+		return int(v.n)
+	}
+	return int((uint64(v.n)*uint64(plen) + uint64(v.len) - 1) / uint64(v.len))
+}
+
+func (v *valueHint) note(plen, n int) {
+	v.len, v.n = uint32(min(plen, 1<<31)), uint32(min(n, 1<<31))
 }
 
 // eventRoom is the unused part of an Event's block.
@@ -253,21 +270,47 @@ type eventRoom struct {
 	strs []byte
 }
 
-// detach returns a copy of rec's Values that owns its strings and re-points
-// rec.Summary's strings at the copies, as rec.Clone does, taking the memory
-// from the room when it suffices.
-func (r *eventRoom) detach(rec *protocol.Record) []protocol.Value {
-	src := rec.Values
-	if len(src) == 0 {
+// target returns the slice to decode a payload of about n Values into: the
+// room, or else a new slice of n Values. The decoder appends to it, so
+// Values that do not fit land in an array it allocates; whatever the slice
+// holds after decoding belongs to the Event (see keep).
+func (r *eventRoom) target(n int) []protocol.Value {
+	if len(r.vals) > 0 {
+		return r.vals[:0]
+	}
+	if n > 0 {
+		return make([]protocol.Value, 0, n)
+	}
+	return nil
+}
+
+// keep takes for the Event the Values that rec, given target's slice,
+// decoded to; copies the strings they own out of rec's arena and re-points
+// rec.Summary's strings at the copies, as rec.Clone does; and leaves rec
+// without Values, so that nothing decodes into the Event's memory.
+func (r *eventRoom) keep(rec *protocol.Record) []protocol.Value {
+	got := rec.Values
+	rec.Values = nil
+	n := len(got)
+	switch {
+	case n == 0:
 		return nil
+	case len(r.vals) > 0 && &got[0] == &r.vals[0]:
+		r.vals = r.vals[n:]
+	case cap(got) > 2*n+16:
+		// A poor estimate, or growth by append: do not keep the Event's
+		// Values in an array mostly empty.
+		got = append([]protocol.Value(nil), got...)
 	}
-	var vals []protocol.Value
-	if len(src) <= len(r.vals) {
-		vals, r.vals = r.vals[:len(src):len(src)], r.vals[len(src):]
-	} else {
-		vals = make([]protocol.Value, len(src))
-	}
-	copy(vals, src)
+	vals := got[:n:n]
+	r.detachStrings(vals, &rec.Summary)
+	return vals
+}
+
+// detachStrings copies the bytes of the strings vals own into the room, or
+// else into one new buffer, and re-points sum's strings that were theirs at
+// the copies.
+func (r *eventRoom) detachStrings(vals []protocol.Value, sum *protocol.Summary) {
 	n := 0
 	for i := range vals {
 		if ownsStr(vals[i].Kind) {
@@ -275,17 +318,15 @@ func (r *eventRoom) detach(rec *protocol.Record) []protocol.Value {
 		}
 	}
 	if n == 0 {
-		return vals
+		return
 	}
-	// The strings are copied into the room, or else into one new buffer,
-	// grown once to n bytes so that it never moves and every string taken
-	// from it stays valid. Nothing writes those bytes again.
+	// The new buffer is grown once to n bytes, so it never moves and every
+	// string taken from it stays valid. Nothing writes those bytes again.
 	inRoom := n <= len(r.strs)
 	var sb strings.Builder
 	if !inRoom {
 		sb.Grow(n)
 	}
-	sum := &rec.Summary
 	for i := range vals {
 		v := &vals[i]
 		if !ownsStr(v.Kind) || v.Str == "" {
@@ -311,7 +352,6 @@ func (r *eventRoom) detach(rec *protocol.Record) []protocol.Value {
 		}
 		v.Str = s
 	}
-	return vals
 }
 
 // ownsStr tells whether a Value's Str may point into a Record's arena

@@ -24,7 +24,7 @@ import (
 
 const sessionPath = "../testdata/session.pcapng"
 
-var knownBugs = flag.Bool("known-bugs", false, "run the fault cases that fail on known bugs outside the decoder package (see knownBug)")
+var knownBugs = flag.Bool("known-bugs", false, "run the tests that fail on known bugs outside the decoder package (see knownBug)")
 
 // knownBug skips a case that fails on a reported bug in a package this
 // package's tests do not own, unless -known-bugs is given.
@@ -34,14 +34,6 @@ func knownBug(t *testing.T, why string) {
 		t.Skip("known bug: " + why + " (run with -known-bugs)")
 	}
 }
-
-// framingResyncBug: while searching for sync in a response stream, the
-// framer accepts 8-byte windows of PollMessages payload as responses (a
-// message id 1000+i followed by zeros reads as status 1000+i, length 0,
-// followed by the valid header 0/0), then, in sync, a message timestamp as
-// a header of status 0xBD5A… and length 418012, which swallows the rest of
-// the stream. Reported to the framing owner with a minimal input.
-const framingResyncBug = "framing resyncs on PollMessages payload bytes and trusts an impossible response header in sync"
 
 var (
 	sessionOnce sync.Once

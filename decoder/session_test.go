@@ -263,6 +263,7 @@ func checkCut(t *testing.T, c *cleanRun, segs []decoder.Segment, tc *truthConn, 
 	}
 }
 
+// slices0 returns a copy of a run of segments.
 func slices0(s []decoder.Segment) []decoder.Segment { return append([]decoder.Segment(nil), s...) }
 
 // indexOf returns the index of the clean exchange with ev's request, -1.

@@ -59,7 +59,7 @@ type Tracker struct {
 	conns  map[ConnKey]*conn
 	nextID uint64
 	stats  Stats
-	hints  responseHints // sizes the blocks of pair events (event.go)
+	hints  valueHints // sizes the memory pair events are decoded into (event.go)
 }
 
 // NewTracker returns a Tracker that passes every event to emit. emit owns the

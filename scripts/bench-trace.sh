@@ -4,12 +4,13 @@
 # 1 KiB messages; a small-command mix) runs against iggytrace's test server,
 # one server per condition, each in a cgroup of its own: untraced, traced by
 # `iggytrace trace --mode header-only -o json > /dev/null`, and traced in
-# full mode. Runs are interleaved, many short rounds, order rotated; medians
+# full mode. Runs are interleaved, many short rounds, order permuted; medians
 # reported. Prints, per workload and mode, the throughput kept (goal: 97%
 # header-only, 80% full), the kernel's average ns per program run (BPF
 # run-time statistics on for the run; goal < 300 ns header-only) and the
 # tracer's CPU seconds per 100k requests. See internal/tracebench for the
-# method. Needs root. About 2-4 minutes on a 2-vCPU VM.
+# method. Needs root. About 1.5-3.5 minutes on a 2-vCPU VM
+# (it stops starting rounds after 3.5 minutes: -max-time).
 #
 #   scripts/bench-trace.sh                      # the bench
 #   scripts/bench-trace.sh -json out.json       # also every run as JSON
@@ -19,8 +20,10 @@
 #                                               # (go tool pprof prof/tracer-full.pprof)
 #   scripts/bench-trace.sh -h                   # every option
 #
-# Environment: GO (default go), TRACEBENCH_BIN_DIR (where to build the
-# binaries; default a temporary directory, removed at the end).
+# Environment: GO (default go); IGGYTRACE (an iggytrace binary to use
+# instead of building one); TRACEBENCH_BIN_DIR (where to build the binaries;
+# default a temporary directory, removed at the end). The output is a
+# table on stdout; progress lines go to stderr (-q: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -38,6 +41,13 @@ else
 	bin=$(mktemp -d)
 	trap 'rm -rf "$bin"' EXIT
 fi
-"$GO" build -o "$bin/iggytrace" ./cmd/iggytrace
+# IGGYTRACE=path uses an iggytrace binary already built (e.g. bin/iggytrace
+# after `make build`) instead of building one from the working tree.
+iggytrace=${IGGYTRACE:-}
+if [ -z "$iggytrace" ]; then
+	iggytrace=$bin/iggytrace
+	"$GO" build -o "$iggytrace" ./cmd/iggytrace
+fi
 "$GO" build -o "$bin/tracebench" ./internal/tracebench/cmd/tracebench
-"$bin/tracebench" -iggytrace "$bin/iggytrace" "$@"
+echo "bench-trace: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run" >&2
+"$bin/tracebench" -iggytrace "$iggytrace" "$@"

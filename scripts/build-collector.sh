@@ -2,7 +2,8 @@
 # Builds the OpenTelemetry Collector the OTLP export tests send to, from its Go
 # modules, with the project's own builder configuration
 # (internal/otelcol/builder-config.yaml: the otlp receiver and the otlphttp
-# exporter, nothing else). Idempotent: does nothing when the binary exists.
+# exporter, nothing else). Idempotent: does nothing when the binary exists
+# and was built from the current configuration.
 #
 #   scripts/build-collector.sh          build if missing, print the binary's path
 #   scripts/build-collector.sh --force  rebuild
@@ -19,7 +20,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${IGGYTRACE_OTELCOL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/iggytrace/otelcol-$VERSION}"
 bin="$dir/otelcol-iggytrace"
 
-if [ "${1:-}" != "--force" ] && [ -x "$bin" ]; then
+# The binary is rebuilt when the builder configuration changed since.
+config="$root/internal/otelcol/builder-config.yaml"
+sum="$(sha256sum "$config" | cut -d' ' -f1)"
+if [ "${1:-}" != "--force" ] && [ -x "$bin" ] && [ "$(cat "$bin.config-sha256" 2>/dev/null)" = "$sum" ]; then
 	echo "$bin"
 	exit 0
 fi
@@ -34,11 +38,12 @@ echo "building the OpenTelemetry Collector $VERSION into $dir (takes a few minut
 (
 	cd "$dir"
 	GOFLAGS=-buildvcs=false go run "go.opentelemetry.io/collector/cmd/builder@$VERSION" \
-		--config "$root/internal/otelcol/builder-config.yaml" \
+		--config "$config" \
 		--output-path "$src" >&2
 )
 mv -f "$src/otelcol-iggytrace" "$bin.tmp"
 mv -f "$bin.tmp" "$bin"
+echo "$sum" >"$bin.config-sha256"
 rm -rf "$src"
 echo "built $bin in $(( $(date +%s) - start ))s" >&2
 echo "$bin"

@@ -24,3 +24,7 @@ if ! { command -v tshark && command -v dumpcap && command -v strace; } >/dev/nul
 fi
 
 sh ./install-bpf-toolchain.sh
+
+# The real OpenTelemetry Collector the OTLP tests send to, built from its Go
+# modules (a few minutes the first time; cached afterwards).
+bash ./build-collector.sh

@@ -45,7 +45,7 @@ Needs root, as tracing does.`,
 			if lcfg.Logger, err = out.logger(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
-			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout())
+			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

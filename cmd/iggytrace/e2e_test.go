@@ -5,6 +5,12 @@ package main
 // official Go SDK drives the server, and the decoded events are compared
 // with what the SDK did. These tests need root and a kernel that allows
 // BPF: they skip without, except in CI (CI=true), where they fail.
+//
+// Issue "Live kernel capture": 1 and 3 TestLiveSDK (full and header-only,
+// plain and io_uring server), 2 TestLiveConcurrent, 4 TestLiveRingTooSmall,
+// 5 TestLiveMidStream, 6 TestLiveWritePcap, 7 TestLiveSignals. The test
+// binary acts as `iggytrace` when re-executed (TestMain), so the server
+// child and the signalled trace process are the real commands.
 
 import (
 	"bytes"
@@ -148,9 +154,12 @@ func normalize(evs []*decoder.Event) []string {
 			b.WriteString(" | " + strings.Join(toks, " "))
 		}
 		if ev.Stats != nil {
+			// TCP retransmits now and then on a loaded machine, even over
+			// loopback: count the stream bytes, not the bytes on the wire.
 			st := *ev.Stats
-			st.Retransmitted = 0
-			fmt.Fprintf(&b, " stats=%+v", st)
+			bytes := st.BytesIn + st.BytesOut - st.Retransmitted
+			st.BytesIn, st.BytesOut, st.Retransmitted = 0, 0, 0
+			fmt.Fprintf(&b, " stats=%+v stream_bytes=%d", st, bytes)
 		}
 		out = append(out, b.String())
 	}
@@ -445,8 +454,11 @@ func TestLiveRingTooSmall(t *testing.T) {
 	if cs := c.closes[0].Stats; cs.GapBytes != gapBytes {
 		t.Errorf("close stats gap_bytes %d, the gap events add up to %d", cs.GapBytes, gapBytes)
 	}
-	if gapBytes > st.DroppedBytes {
-		t.Errorf("%d bytes reported lost in gaps, the kernel dropped only %d", gapBytes, st.DroppedBytes)
+	// Usually every dropped byte is reported (later data or the close
+	// record reveals it), but a dropped copy of a TCP retransmission loses
+	// nothing from the stream: at most what the kernel dropped.
+	if gapBytes == 0 || gapBytes > st.DroppedBytes {
+		t.Errorf("%d bytes reported lost in gaps, the kernel dropped %d", gapBytes, st.DroppedBytes)
 	}
 
 	// Match every request-bearing event (pairs, unanswered requests) to the
@@ -707,20 +719,25 @@ func TestLiveSignals(t *testing.T) {
 				t.Fatal(err)
 			}
 			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			gone := make(chan struct{})
+			go func() { exited <- cmd.Wait(); close(gone) }()
 			t.Cleanup(func() {
 				select {
-				case <-exited:
+				case <-gone:
 				default:
 					cmd.Process.Kill()
-					<-exited
+					<-gone
 				}
 			})
 			deadline := time.Now().Add(30 * time.Second)
 			for !strings.Contains(errb.String(), "capture attached") {
 				select {
 				case err := <-exited:
-					requireBPF(t, fmt.Errorf("iggytrace trace exited before attaching (%v):\n%s", err, errb.String()))
+					err = fmt.Errorf("iggytrace trace exited before attaching (%v):\n%s", err, errb.String())
+					if !strings.Contains(errb.String(), "loader:") {
+						t.Fatal(err) // not a capture set-up failure
+					}
+					requireBPF(t, err)
 				default:
 				}
 				if time.Now().After(deadline) {
@@ -766,6 +783,7 @@ func TestLiveSignals(t *testing.T) {
 						return
 					}
 					acked.Store(int64(k + 1))
+					time.Sleep(time.Millisecond) // busy, not hogging a shared machine
 				}
 			}()
 			waitUntil(t, 10*time.Second, "busy client progress", func() bool { return acked.Load() >= 20 })
@@ -895,7 +913,8 @@ func TestLiveSignals(t *testing.T) {
 			for _, ev := range c3 {
 				kinds = append(kinds, fmt.Sprintf("%s %d %v", ev.Event, ev.Code, ev.Flags))
 			}
-			want := []string{"open 0 []", "pair 38 []", "request 202 [no_response request_partial]", "close 0 []"}
+			// A cut payload may not tell the protocol versions apart.
+			want := []string{"open 0 []", "pair 38 []", "request 202 [no_response request_partial version_assumed]", "close 0 []"}
 			if !slices.Equal(kinds, want) {
 				t.Errorf("raw connection: events %q, want %q", kinds, want)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/iggytrace/iggytrace/export/audit"
 	"github.com/iggytrace/iggytrace/export/filter"
 	"github.com/iggytrace/iggytrace/export/metrics"
+	"github.com/iggytrace/iggytrace/export/otlp"
 	"github.com/iggytrace/iggytrace/export/stdout"
 )
 
@@ -24,6 +26,9 @@ type sinkFlags struct {
 	errorsOnly                         bool
 	metricsAddr                        string
 	auditPath                          string
+	otlpEndpoint, otlpProtocol         string
+	otlpInsecure                       bool
+	otlpHeaders                        map[string]string
 }
 
 func (s *sinkFlags) register(cmd *cobra.Command) {
@@ -35,6 +40,24 @@ func (s *sinkFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&s.errorsOnly, "errors-only", false, "keep only failed exchanges (non-zero status, unanswered requests)")
 	f.StringVar(&s.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (docs/metrics.md)")
 	f.StringVar(&s.auditPath, "audit", "", "write the audit trail of logins, logouts and admin commands (JSON lines) to FILE (docs/audit.md)")
+	f.StringVar(&s.otlpEndpoint, "otlp-endpoint", "", "send spans, logs and metrics over OTLP to this endpoint (or set OTEL_EXPORTER_OTLP_ENDPOINT; docs/otlp.md)")
+	f.StringVar(&s.otlpProtocol, "otlp-protocol", "", "OTLP protocol: grpc or http/protobuf (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)")
+	f.BoolVar(&s.otlpInsecure, "otlp-insecure", false, "OTLP without TLS")
+	f.StringToStringVar(&s.otlpHeaders, "otlp-header", nil, "OTLP request headers, key=value (adds to OTEL_EXPORTER_OTLP_HEADERS)")
+}
+
+// otlpEnabled says whether OTLP export is asked for, by flag or by the
+// standard environment variables.
+func (s *sinkFlags) otlpEnabled() bool {
+	if s.otlpEndpoint != "" {
+		return true
+	}
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"} {
+		if os.Getenv(v) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // pipeline connects a segment source to the tracker and the tracker to the
@@ -45,6 +68,7 @@ type pipeline struct {
 	tracker *decoder.Tracker
 	sinks   []export.Sink
 	metrics *metrics.Metrics
+	otlp    *otlp.Sink
 	closers []func() error
 	err     error
 }
@@ -56,13 +80,25 @@ func (s stdoutSink) Close() error { return s.Flush() }
 
 // newPipeline builds the sinks the flags ask for. ctx bounds the metrics
 // server.
-func newPipeline(ctx context.Context, cfg decoder.Config, out *stdout.Writer, sf *sinkFlags) (*pipeline, error) {
+func newPipeline(ctx context.Context, cfg decoder.Config, out *stdout.Writer, sf *sinkFlags, log *slog.Logger) (*pipeline, error) {
 	p := &pipeline{}
 	flt, err := filter.Parse(filter.Spec{Commands: sf.commands, Streams: sf.streams, Topics: sf.topics, Clients: sf.clients, ErrorsOnly: sf.errorsOnly})
 	if err != nil {
 		return nil, err
 	}
 	p.sinks = append(p.sinks, filter.Wrap(flt, stdoutSink{out}))
+	var otlpSink *otlp.Sink
+	if sf.otlpEnabled() {
+		otlpSink, err = otlp.New(otlp.Config{
+			Endpoint: sf.otlpEndpoint, Protocol: sf.otlpProtocol, Insecure: sf.otlpInsecure,
+			Headers: sf.otlpHeaders, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--otlp-endpoint: %w", err)
+		}
+		p.sinks = append(p.sinks, filter.Wrap(flt, otlpSink))
+		p.otlp = otlpSink
+	}
 	if sf.metricsAddr != "" {
 		ln, err := net.Listen("tcp", sf.metricsAddr)
 		if err != nil {
@@ -70,6 +106,9 @@ func newPipeline(ctx context.Context, cfg decoder.Config, out *stdout.Writer, sf
 		}
 		p.metrics = metrics.New(metrics.Options{})
 		go metrics.ServeListener(ctx, ln, p.metrics.Handler())
+		if otlpSink != nil {
+			p.metrics.AddExporter("otlp", func() uint64 { return otlpSink.Stats().Dropped() })
+		}
 		p.sinks = append(p.sinks, p.metrics)
 	}
 	if sf.auditPath != "" {
@@ -77,7 +116,11 @@ func newPipeline(ctx context.Context, cfg decoder.Config, out *stdout.Writer, sf
 		if err != nil {
 			return nil, fmt.Errorf("--audit: %w", err)
 		}
-		p.sinks = append(p.sinks, audit.New(audit.Options{Writer: f}))
+		opts := audit.Options{Writer: f}
+		if otlpSink != nil && auditOverOTLP(otlpSink, &opts) {
+			log.Debug("audit records also go over OTLP")
+		}
+		p.sinks = append(p.sinks, audit.New(opts))
 		p.closers = append(p.closers, f.Close)
 	}
 	p.tracker = decoder.NewTracker(cfg, p.emit)
@@ -126,6 +169,11 @@ func (p *pipeline) summary(w io.Writer, name string, source fmt.Stringer) {
 			name, s.Gaps, s.GapBytes, s.DesyncBytes, s.SkippedBytes, s.Evicted)
 	}
 	fmt.Fprintf(w, "%s: %s\n", name, source)
+	if p.otlp != nil {
+		st := p.otlp.Stats()
+		fmt.Fprintf(w, "%s: %s: %d spans and %d logs exported, %d dropped (queue full or export failed), %d export failures\n",
+			name, p.otlp, st.SpansExported, st.LogsExported, st.Dropped()+st.QueueDropped, st.ExportFailures)
+	}
 }
 
 // newPipelineWith connects the tracker to the given sinks only: for callers
@@ -134,4 +182,14 @@ func newPipelineWith(cfg decoder.Config, sinks ...export.Sink) *pipeline {
 	p := &pipeline{sinks: sinks}
 	p.tracker = decoder.NewTracker(cfg, p.emit)
 	return p
+}
+
+// auditOverOTLP makes the audit trail also an OTLP log stream of its own,
+// when the OTLP sink offers one. It reports whether it did.
+func auditOverOTLP(s *otlp.Sink, opts *audit.Options) bool {
+	a, ok := any(s).(interface{ Audit(audit.Record) })
+	if ok {
+		opts.Handler = a.Audit
+	}
+	return ok
 }

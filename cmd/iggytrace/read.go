@@ -26,7 +26,7 @@ Without FILE it reads a capture embedded in iggytrace: a full session of the
 official Go SDK against iggytrace's test server. "-" reads standard input.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout())
+			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

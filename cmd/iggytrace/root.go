@@ -35,7 +35,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 }
 
 // pipeline builds the decoder and every sink the flags ask for, printing to w.
-func (o *outputFlags) pipeline(ctx context.Context, w io.Writer) (*pipeline, error) {
+func (o *outputFlags) pipeline(ctx context.Context, w, stderr io.Writer) (*pipeline, error) {
 	cfg, err := o.trackerConfig()
 	if err != nil {
 		return nil, err
@@ -44,7 +44,11 @@ func (o *outputFlags) pipeline(ctx context.Context, w io.Writer) (*pipeline, err
 	if err != nil {
 		return nil, err
 	}
-	return newPipeline(ctx, cfg, out, &o.sinks)
+	log, err := o.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	return newPipeline(ctx, cfg, out, &o.sinks, log)
 }
 
 func (o *outputFlags) serverPorts() ([]uint16, error) {

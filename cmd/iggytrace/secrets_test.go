@@ -98,13 +98,15 @@ func leakForms(secret string) []string {
 		hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		forms = append(forms, enc.EncodeToString([]byte(secret)))
-		for shift := 1; shift <= 2; shift++ {
+		for shift := range 3 {
 			// With shift bytes before it, the secret's encoding starts at
 			// the next 4-character group; keep the groups it fully covers.
 			e := enc.EncodeToString(append(make([]byte, shift), secret...))
-			start := 4
-			end := 4 * ((shift + len(secret)) / 3)
-			if end > start {
+			start := 0
+			if shift > 0 {
+				start = 4
+			}
+			if end := 4 * ((shift + len(secret)) / 3); end > start {
 				forms = append(forms, e[start:end])
 			}
 		}
@@ -202,5 +204,29 @@ func checkRedactedJSON(t *testing.T, out string) {
 	// 2 logins with a token, 1 token created.
 	if seen != 4+2+4+2+1 {
 		t.Errorf("%d secret fields redacted, want 13", seen)
+	}
+}
+
+// TestLeakForms checks the checker: a secret inside a longer blob, at any
+// offset, encoded in any of the forms, is found.
+func TestLeakForms(t *testing.T) {
+	const secret = "s3cr3t-Passw0rd!"
+	forms := leakForms(secret)
+	found := func(out string) bool {
+		return slices.ContainsFunc(forms, func(f string) bool { return strings.Contains(out, f) })
+	}
+	for pre := range 5 {
+		blob := append(append([]byte(strings.Repeat("x", pre)), secret...), "tail"...)
+		for _, out := range []string{
+			string(blob), strings.ToUpper(string(blob)), hex.EncodeToString(blob),
+			base64.StdEncoding.EncodeToString(blob), base64.RawURLEncoding.EncodeToString(blob),
+		} {
+			if !found(out) {
+				t.Errorf("secret at offset %d not found in %q", pre, out)
+			}
+		}
+	}
+	if found("[REDACTED] s3cr3t-Passw0rd") {
+		t.Error("a prefix of the secret counts as the secret")
 	}
 }

@@ -72,7 +72,7 @@ CAP_NET_ADMIN); 'iggytrace check' says what this kernel allows.`,
 				return err
 			}
 			lcfg.Logger = log
-			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout())
+			p, err := out.pipeline(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

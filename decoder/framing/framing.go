@@ -55,6 +55,7 @@ const (
 const (
 	ReasonStart     = "capture began mid-stream"
 	ReasonLength    = "impossible frame length"
+	ReasonHeader    = "impossible response header"
 	ReasonSkip      = "frame header not captured"
 	ReasonGap       = "frame header lost in a gap"
 	ReasonTruncated = "stream ended inside a frame header"
@@ -155,6 +156,10 @@ type piece struct {
 	off   int   // offset in the scan buffer
 	t     int64 // capture time
 	start bool  // off is the start of a Data call: a likely frame boundary
+	// need is the lookahead's state for a candidate at off (see look): 0
+	// not judged yet, -1 rejected, else the scan length at which its
+	// waiting verdict may change.
+	need int
 }
 
 // verdict is the outcome of judging a sync candidate.
@@ -195,6 +200,13 @@ type Framer struct {
 	pieces []piece
 	cand   int // while not in sync: the offset in scan being judged
 	one    [1]piece
+
+	// The lookahead over Data-start candidates while f.cand waits (see
+	// look): pieces before looked have been judged at least once, and no
+	// waiting one can change before the scan buffer reaches minNeed.
+	looked  int
+	minNeed int
+	need    int // set by judge when it returns wait: see piece.need
 
 	stats Stats
 }
@@ -239,7 +251,18 @@ func (f *Framer) header(b []byte) (code, length uint32, plen uint64, ok bool) {
 		return code, length, uint64(length) - 4, length >= 4 && length <= f.cfg.MaxLength
 	}
 	code, length = first, second
-	return code, length, uint64(length), length <= f.cfg.MaxLength
+	// No error response has a payload (iggy-wire.md §2.1 item 1): a
+	// non-zero status with a non-zero length is as impossible as a length
+	// above MaxLength, whatever the Validator says.
+	return code, length, uint64(length), length <= f.cfg.MaxLength && (code == 0 || length == 0)
+}
+
+// badReason says why the header at b, which header rejected, is impossible.
+func (f *Framer) badReason(b []byte) string {
+	if f.kind == Responses && binary.LittleEndian.Uint32(b[4:]) <= f.cfg.MaxLength {
+		return ReasonHeader
+	}
+	return ReasonLength
 }
 
 // Data feeds captured bytes that follow the previous ones; p need only be
@@ -259,8 +282,8 @@ func (f *Framer) Data(p []byte, t int64, h Handler) {
 				}
 				return
 			}
-			// An impossible length: the byte it starts at is garbage.
-			f.loseSync(ReasonLength, h)
+			// An impossible header: the byte it starts at is garbage.
+			f.loseSync(f.badReason(p), h)
 			f.pos++
 			f.desync++
 			f.stats.DesyncBytes++
@@ -327,18 +350,25 @@ func (f *Framer) drop(n int) {
 	if n >= len(f.scan) {
 		f.scan = f.scan[:0]
 		f.pieces = f.pieces[:0]
+		f.looked, f.minNeed = 0, 0
 		return
 	}
 	i := f.pieceAt(n)
 	if f.pieces[i].off < n {
 		f.pieces[i].off = n
 		f.pieces[i].start = false
+		f.pieces[i].need = -1
 	}
 	m := copy(f.pieces, f.pieces[i:])
 	f.pieces = f.pieces[:m]
 	for j := range f.pieces {
 		f.pieces[j].off -= n
+		if f.pieces[j].need > 0 {
+			f.pieces[j].need = max(f.pieces[j].need-n, 1)
+		}
 	}
+	f.looked = max(f.looked-i, 0)
+	f.minNeed = max(f.minNeed-n, 0)
 	m = copy(f.scan, f.scan[n:])
 	f.scan = f.scan[:m]
 }
@@ -443,7 +473,7 @@ func (f *Framer) drainScan(h Handler) {
 	n, ok := f.parse(f.scan, base, f.pieces, h)
 	f.drop(n)
 	if !ok {
-		f.loseSync(ReasonLength, h)
+		f.loseSync(f.badReason(f.scan), h)
 		f.discard(1)
 	}
 }

@@ -57,14 +57,16 @@ type Config struct {
 	// OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS; a key set here wins. Header
 	// values are never logged.
 	Headers map[string]string
-	// Timeout bounds one export attempt (for grpc, its retries too). Zero:
-	// OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT, or else 10 s.
+	// Timeout bounds one export attempt. Zero:
+	// OTEL_EXPORTER_OTLP_[SIGNAL_]TIMEOUT (ms), or else 10 s. (The SDK's
+	// gRPC exporters apply their timeout to an export with all its
+	// retries; iggytrace gives them Timeout + RetryMaxElapsed.)
 	Timeout time.Duration
 	// Compression is "gzip" or "none". Empty: OTEL_EXPORTER_OTLP_[SIGNAL_]COMPRESSION,
 	// or else none.
 	Compression string
 
-	// Traces, Logs, Metrics turn the signals off one by one.
+	// NoTraces, NoLogs, NoMetrics turn the signals off one by one.
 	NoTraces, NoLogs, NoMetrics bool
 
 	// QueueSize bounds the events waiting to become spans and log records;
@@ -81,8 +83,9 @@ type Config struct {
 	// OTEL_METRIC_EXPORT_INTERVAL (ms), or else 10 s.
 	MetricInterval time.Duration
 	// RetryMaxElapsed bounds the retries of one failed export (exponential
-	// backoff from 1 s to 5 s between tries), after which its spans or log
-	// records are dropped and counted. Zero: 30 s; negative: no retries.
+	// backoff from 1 s to 5 s between tries, less for a budget under 10 s),
+	// after which its spans or log records are dropped and counted. Zero:
+	// 30 s; negative: no retries.
 	RetryMaxElapsed time.Duration
 	// CloseTimeout bounds Flush and Close. Zero: 5 s.
 	CloseTimeout time.Duration
@@ -101,9 +104,10 @@ const (
 	defaultRetryElapsed   = 30 * time.Second
 	defaultCloseTimeout   = 5 * time.Second
 	defaultTimeout        = 10 * time.Second // the SDK's
-	// queueBatches is how many full batches may wait for each signal's
-	// exporter; beyond that a batch is dropped and counted.
-	queueBatches = 4
+	// minQueueBatches is the least number of batches that may wait for
+	// each signal's exporter (QueueSize/BatchSize if more); beyond that a
+	// batch is dropped and counted.
+	minQueueBatches = 4
 )
 
 // settings is a Config with the environment and the defaults applied.
@@ -113,9 +117,8 @@ type settings struct {
 }
 
 type retrySettings struct {
-	enabled                    bool
-	initial, max, maxElapsed   time.Duration
-	exportDeadline             time.Duration // bound of one export call, retries included
+	enabled                  bool
+	initial, max, maxElapsed time.Duration
 }
 
 func (c Config) resolve() (settings, error) {
@@ -132,6 +135,10 @@ func (c Config) resolve() (settings, error) {
 	case "", "gzip", "none":
 	default:
 		return s, fmt.Errorf("otlp: unknown compression %q (want gzip or none)", s.Compression)
+	}
+	if strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_SDK_DISABLED")), "true") {
+		s.NoTraces, s.NoLogs, s.NoMetrics = true, true, true
+		s.Logger.Info("otlp: OTEL_SDK_DISABLED=true, nothing is exported")
 	}
 	var err error
 	if s.QueueSize <= 0 {
@@ -152,10 +159,6 @@ func (c Config) resolve() (settings, error) {
 	if s.CloseTimeout <= 0 {
 		s.CloseTimeout = defaultCloseTimeout
 	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout, _ = envMillis("OTEL_EXPORTER_OTLP_TIMEOUT", defaultTimeout)
-	}
 	s.retry = retrySettings{enabled: s.RetryMaxElapsed >= 0, initial: time.Second, max: 5 * time.Second, maxElapsed: s.RetryMaxElapsed}
 	if s.retry.maxElapsed == 0 {
 		s.retry.maxElapsed = defaultRetryElapsed
@@ -163,9 +166,9 @@ func (c Config) resolve() (settings, error) {
 	if !s.retry.enabled {
 		s.retry.maxElapsed = 0
 	}
-	// Whatever the protocol, one export call ends after its retries and
-	// one more attempt: OTLP/HTTP's timeout is per attempt.
-	s.retry.exportDeadline = s.retry.maxElapsed + timeout + time.Second
+	// Short retry budgets (tests) get proportionally short intervals.
+	s.retry.initial = min(s.retry.initial, max(s.retry.maxElapsed/5, 10*time.Millisecond))
+	s.retry.max = min(s.retry.max, max(s.retry.maxElapsed/2, 10*time.Millisecond))
 	return s, nil
 }
 
@@ -215,7 +218,7 @@ func (g signal) env(suffix string) string {
 	return "OTEL_EXPORTER_OTLP_" + strings.ToUpper(string(g)) + "_" + suffix
 }
 
-// getenv2 returns the signal's variable, or else the generic one.
+// getenv returns the signal's variable, or else the generic one.
 func (g signal) getenv(suffix string) string {
 	if v := strings.TrimSpace(os.Getenv(g.env(suffix))); v != "" {
 		return v
@@ -235,6 +238,21 @@ type target struct {
 	display  string // for messages
 	insecure bool   // WithInsecure
 	headers  map[string]string
+	// timeout of one attempt, as Config, the environment or the default
+	// set it.
+	timeout time.Duration
+}
+
+// exportDeadline bounds one export call, retries included, whatever the
+// protocol: the retry budget and one more attempt.
+func (t *target) exportDeadline(s *settings) time.Duration {
+	return s.retry.maxElapsed + t.timeout + time.Second
+}
+
+// grpcTimeout is what the gRPC exporters get as their timeout, which
+// covers the retries.
+func (t *target) grpcTimeout(s *settings) time.Duration {
+	return s.retry.maxElapsed + t.timeout
 }
 
 func (s *settings) target(g signal) (target, error) {
@@ -246,6 +264,18 @@ func (s *settings) target(g signal) (target, error) {
 		}
 		if err := checkProtocol(t.protocol); err != nil {
 			return t, fmt.Errorf("%w (from the environment)", err)
+		}
+	}
+	t.timeout = s.Timeout
+	if t.timeout <= 0 {
+		var err error
+		if t.timeout, err = envMillis(g.env("TIMEOUT"), 0); err != nil {
+			return t, err
+		}
+		if t.timeout == 0 {
+			if t.timeout, err = envMillis("OTEL_EXPORTER_OTLP_TIMEOUT", defaultTimeout); err != nil {
+				return t, err
+			}
 		}
 	}
 	path := "/v1/" + string(g)
@@ -344,9 +374,7 @@ func newTraceExporter(ctx context.Context, s *settings, t target) (sdktrace.Span
 		if t.headers != nil {
 			o = append(o, otlptracegrpc.WithHeaders(t.headers))
 		}
-		if s.Timeout > 0 {
-			o = append(o, otlptracegrpc.WithTimeout(s.Timeout))
-		}
+		o = append(o, otlptracegrpc.WithTimeout(t.grpcTimeout(s)))
 		if setGzip {
 			o = append(o, otlptracegrpc.WithCompressor(map[bool]string{true: "gzip", false: "none"}[gz]))
 		}
@@ -396,9 +424,7 @@ func newLogExporter(ctx context.Context, s *settings, t target) (sdklog.Exporter
 		if t.headers != nil {
 			o = append(o, otlploggrpc.WithHeaders(t.headers))
 		}
-		if s.Timeout > 0 {
-			o = append(o, otlploggrpc.WithTimeout(s.Timeout))
-		}
+		o = append(o, otlploggrpc.WithTimeout(t.grpcTimeout(s)))
 		if setGzip {
 			o = append(o, otlploggrpc.WithCompressor(map[bool]string{true: "gzip", false: "none"}[gz]))
 		}
@@ -448,9 +474,7 @@ func newMetricExporter(ctx context.Context, s *settings, t target) (sdkmetric.Ex
 		if t.headers != nil {
 			o = append(o, otlpmetricgrpc.WithHeaders(t.headers))
 		}
-		if s.Timeout > 0 {
-			o = append(o, otlpmetricgrpc.WithTimeout(s.Timeout))
-		}
+		o = append(o, otlpmetricgrpc.WithTimeout(t.grpcTimeout(s)))
 		if setGzip {
 			o = append(o, otlpmetricgrpc.WithCompressor(map[bool]string{true: "gzip", false: "none"}[gz]))
 		}

@@ -215,13 +215,13 @@ func Build(name string, conns [][]Exchange, keep func(code uint32) bool) (*Strea
 		s.Frames++
 	}
 	for round := 0; ; round++ {
-		any := false
+		more := false
 		for c, ex := range kept {
 			if round < len(ex) {
 				add(c, decoder.ToServer, ex[round].Request)
 				s.Codes[ex[round].Code()]++
 				s.Pairs++
-				any = true
+				more = true
 			}
 		}
 		for c, ex := range kept {
@@ -229,7 +229,7 @@ func Build(name string, conns [][]Exchange, keep func(code uint32) bool) (*Strea
 				add(c, decoder.ToClient, ex[round].Response)
 			}
 		}
-		if !any {
+		if !more {
 			break
 		}
 	}

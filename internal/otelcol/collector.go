@@ -132,6 +132,8 @@ func Start(t testing.TB) *Collector {
 	cmd := exec.Command(bin, "--config", "file:"+cfgPath)
 	// The Collector must not pick up the test's own OTEL_* settings.
 	cmd.Env = cleanEnv()
+	// Dies with the test binary, even one killed before its cleanups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw

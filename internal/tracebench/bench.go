@@ -36,8 +36,10 @@
 // # Noise
 //
 // Every round runs every workload once in every condition, back to back,
-// with the order of the conditions rotated from round to round (ABC, BCA,
-// CAB, ...), so that drift and background load hit all of them alike; many
+// the order of the conditions changing from round to round through every
+// permutation (ABC, BCA, CAB, ACB, CBA, BAC: each condition equally often
+// in each position and after each other one), so that drift, background
+// load and any after-effect of a run hit all conditions alike; many
 // short rounds beat few long ones on a machine whose background load comes
 // in bursts. The throughput ratio of a mode is the median over rounds of
 // the round's traced/untraced ratio; the other figures are medians, or
@@ -56,6 +58,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -113,8 +117,8 @@ func DefaultConfig() Config {
 	return Config{
 		Tracer:         "cli",
 		Sink:           "json",
-		Rounds:         21,
-		MaxTime:        4 * time.Minute,
+		Rounds:         24,
+		MaxTime:        210 * time.Second,
 		Workloads:      []string{Produce, Small},
 		Conditions:     []string{Untraced, HeaderOnly, Full},
 		Warmup:         true,
@@ -147,6 +151,7 @@ type RunResult struct {
 
 	Progs       map[string]ProgDelta // kernel program time by program type
 	ProgsByName map[string]ProgDelta // and by program name
+	Kernel      *KernelCounters      // the capture's counters over the run (traced runs)
 }
 
 // ProgDelta is the run time and run count of a program type over a run.
@@ -245,6 +250,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			if t.loadCPU, err = procCPU(t.tr.pid); err != nil {
 				return nil, err
 			}
+			if t.stats, err = openStatsMap(t.tr.pid); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -264,12 +272,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			}
 		}
 	}
+	orders := roundOrders(cfg.Conditions)
 	for r := range cfg.Rounds {
 		rs := time.Now()
 		for _, w := range cfg.Workloads {
-			n := len(cfg.Conditions)
-			for i := range n {
-				c := cfg.Conditions[(i+r)%n]
+			for _, c := range orders[r%len(orders)] {
 				rr, err := b.runOne(ctx, b.targets[c], w, r)
 				if err != nil {
 					return res, fmt.Errorf("round %d %s %s: %w", r+1, w, c, err)
@@ -308,6 +315,40 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	return res, nil
 }
 
+// roundOrders are the orders in which the rounds run the conditions, one
+// after the other, cyclically: every permutation (for up to 4 conditions),
+// so that over a whole cycle each condition runs equally often in each
+// position and after each other condition; else the rotations.
+func roundOrders(conds []string) [][]string {
+	if len(conds) > 4 {
+		var out [][]string
+		for r := range conds {
+			out = append(out, append(slices.Clone(conds[r:]), conds[:r]...))
+		}
+		return out
+	}
+	var out [][]string
+	var perm func(prefix, rest []string)
+	perm = func(prefix, rest []string) {
+		if len(rest) == 0 {
+			out = append(out, slices.Clone(prefix))
+			return
+		}
+		for i := range rest {
+			others := append(slices.Clone(rest[:i]), rest[i+1:]...)
+			perm(append(prefix, rest[i]), others)
+		}
+	}
+	perm(nil, conds)
+	// Interleave so that consecutive rounds differ most: ABC, BCA, CAB, then
+	// the reversed ones.
+	if len(conds) == 3 {
+		a, b, c := conds[0], conds[1], conds[2]
+		out = [][]string{{a, b, c}, {b, c, a}, {c, a, b}, {a, c, b}, {c, b, a}, {b, a, c}}
+	}
+	return out
+}
+
 type bench struct {
 	cfg     Config
 	targets map[string]*target
@@ -321,12 +362,16 @@ type target struct {
 	port     string
 	srv      *server
 	tr       *tracer
+	stats    *ebpf.Map // the tracer's kernel counters
 	loadCPU  int64
 	requests uint64
 }
 
 func (b *bench) close() {
 	for _, t := range b.targets {
+		if t.stats != nil {
+			_ = t.stats.Close()
+		}
 		if t.tr != nil {
 			t.tr.kill()
 		}
@@ -379,11 +424,18 @@ func (b *bench) tracerArgv(t *target) []string {
 
 func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (RunResult, error) {
 	rr := RunResult{Workload: w, Condition: t.cond, Round: round + 1, Requests: b.requests(w)}
+	// Start every run with the load generator's heap in the same state, so
+	// that one run's garbage is not collected in the next run's time.
+	runtime.GC()
 	var progs0 map[uint32]progStat
 	var trCPU0 int64
+	var k0 KernelCounters
 	if t.tr != nil {
 		var err error
 		if progs0, err = procProgs(t.tr.pid); err != nil {
+			return rr, err
+		}
+		if k0, err = readCounters(t.stats); err != nil {
 			return rr, err
 		}
 		if trCPU0, err = procCPU(t.tr.pid); err != nil {
@@ -438,6 +490,12 @@ func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (Run
 		}
 		rr.DrainWait = time.Since(d0)
 		rr.TracerCPUNs = cpu - trCPU0
+		k1, err := readCounters(t.stats)
+		if err != nil {
+			return rr, err
+		}
+		k := k1.sub(k0)
+		rr.Kernel = &k
 	}
 	if dt := total1 - total0; dt > 0 {
 		rr.MachineBusy = float64(busy1-busy0) / float64(dt)
@@ -511,6 +569,9 @@ func progressLine(r RunResult, rounds int) string {
 			ns = float64(skb.Ns) / float64(skb.Runs)
 		}
 		s += fmt.Sprintf("  tracer %.3fs CPU (drain wait %.2fs)  bpf %.0f ns/run x %d", float64(r.TracerCPUNs)/1e9, r.DrainWait.Seconds(), ns, skb.Runs)
+		if k := r.Kernel; k != nil && k.DroppedRecords > 0 {
+			s += fmt.Sprintf("  RING FULL: %d records (%d bytes) dropped", k.DroppedRecords, k.DroppedBytes)
+		}
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -16,9 +17,6 @@ var (
 	// NsPerRunGoal bounds the kernel's average run time per program run
 	// in the default mode.
 	NsPerRunGoal = map[string]float64{HeaderOnly: 300}
-	// NoisyBackground is the median background CPU share above which a
-	// throughput verdict is marked uncertain.
-	NoisyBackground = 0.10
 )
 
 // Row is the summary of one workload in one condition over all rounds.
@@ -30,8 +28,11 @@ type Row struct {
 	ReqMin, ReqMax      float64
 
 	// Ratio is the median over rounds of (this condition's req/s / the
-	// same round's untraced req/s); 0 for the untraced row.
+	// same round's untraced req/s); 0 for the untraced row. RatioLo and
+	// RatioHi bound it with 95 % confidence (distribution-free, from the
+	// order statistics; equal to Ratio when there are fewer than 6 rounds).
 	Ratio, RatioMin, RatioMax float64
+	RatioLo, RatioHi          float64
 	Goal                      float64 // 0: none
 
 	BPFNsPerRun   float64 // cgroup_skb programs, pooled over rounds
@@ -44,10 +45,31 @@ type Row struct {
 
 	// From the tracer's summary at exit, over the whole bench (its
 	// condition's runs of every workload, warm-up included):
+	DropRuns     int     // measured runs in which the ring overflowed
+	DroppedBytes uint64  // payload bytes those drops covered
+	CapturedMB   float64 // median MB copied to user space per run
+
 	Coverage   float64 // exchanges paired / workload requests (logins and set-up make it > 1); -1: untraced
 	Lost       bool    // the kernel dropped records
 	Gaps       uint64  // gaps in the decoded streams
 	KernelLine string
+}
+
+// medianCI is a distribution-free 95 % confidence interval of the median
+// of v: the order statistics k+1 and n-k with k = floor((n - 1.96 sqrt n)/2)
+// (the normal approximation to the binomial). With fewer than 6 values
+// there is no such interval: it returns the median twice.
+func medianCI(v []float64) (lo, hi float64) {
+	n := len(v)
+	if n < 6 {
+		m := median(v)
+		return m, m
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	k := int(math.Floor((float64(n) - 1.96*math.Sqrt(float64(n))) / 2))
+	k = max(k, 0)
+	return s[k], s[n-1-k]
 }
 
 func median(v []float64) float64 {
@@ -77,7 +99,7 @@ func (r *Result) Rows() []Row {
 	for _, w := range r.Config.Workloads {
 		for _, c := range r.Config.Conditions {
 			row := Row{Workload: w, Condition: c, Goal: RatioGoal[c], Coverage: -1}
-			var reqs, mbs, ratios, trc, srv, bg []float64
+			var reqs, mbs, ratios, trc, srv, bg, capt []float64
 			var skbNs, skbRuns, allNs, requests uint64
 			for round := 1; round <= r.Config.Rounds; round++ {
 				run, ok := byKey[key{w, c, round}]
@@ -103,6 +125,13 @@ func (r *Result) Rows() []Row {
 						}
 					}
 					requests += run.Requests
+					if k := run.Kernel; k != nil {
+						if k.DroppedRecords > 0 {
+							row.DropRuns++
+							row.DroppedBytes += k.DroppedBytes
+						}
+						capt = append(capt, float64(k.BytesCaptured)/1e6)
+					}
 				}
 			}
 			if row.Runs == 0 {
@@ -120,10 +149,12 @@ func (r *Result) Rows() []Row {
 			row.Background = median(bg)
 			if len(ratios) > 0 {
 				row.Ratio, row.RatioMin, row.RatioMax = median(ratios), slices.Min(ratios), slices.Max(ratios)
+				row.RatioLo, row.RatioHi = medianCI(ratios)
 			}
 			if len(trc) > 0 {
 				row.TracerCPUPer100k = median(trc)
 			}
+			row.CapturedMB = median(capt)
 			if skbRuns > 0 {
 				row.BPFNsPerRun = float64(skbNs) / float64(skbRuns)
 			}
@@ -175,7 +206,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if cfg.NoTrace {
 		tracer = "NONE (A/A test)"
 	}
-	fmt.Fprintf(w, "tracebench: kernel %s, %d rounds, one server per condition, runs interleaved (order rotated each round), %s - %s (%.0fs)\n",
+	fmt.Fprintf(w, "tracebench: kernel %s, %d rounds, one server per condition, runs interleaved (order permuted each round), %s - %s (%.0fs)\n",
 		r.Kernel, r.RoundsDone, r.Start.Format("15:04:05"), r.End.Format("15:04:05"), r.End.Sub(r.Start).Seconds())
 	fmt.Fprintf(w, "load average: %s at start, %s at end\n", r.LoadAvgStart, r.LoadAvgEnd)
 	fmt.Fprintf(w, "produce: %d conns x %d batches x %d msgs x %d B; small: %d conns x %d requests (Ping, GetStream, GetTopic, Store/GetConsumerOffset)\n",
@@ -187,18 +218,18 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tcondition\treq/s\tMB/s\ttraced/untraced (min-max)\tgoal\t\tBPF ns/run\tBPF runs/req\tBPF CPU s/100k req\ttracer CPU s/100k req\tserver CPU s/100k req\tbackground CPU\t")
+	fmt.Fprintln(tw, "workload\tcondition\treq/s\tMB/s\ttraced/untraced [95% CI]\tgoal\t\tBPF ns/run\tBPF runs/req\tBPF CPU s/100k req\ttracer CPU s/100k req\tserver CPU s/100k req\tbackground CPU\t")
 	noisy := false
 	for _, row := range r.Rows() {
 		ratio, goal, v := "-", "-", ""
 		if row.Condition != Untraced && row.Ratio > 0 {
-			ratio = fmt.Sprintf("%.1f%% (%.1f-%.1f)", 100*row.Ratio, 100*row.RatioMin, 100*row.RatioMax)
+			ratio = fmt.Sprintf("%.1f%% [%.1f-%.1f]", 100*row.Ratio, 100*row.RatioLo, 100*row.RatioHi)
 			if row.Goal > 0 {
 				goal = fmt.Sprintf(">=%.0f%%", 100*row.Goal)
 				v = verdict(row.Ratio >= row.Goal)
-				if row.Background > NoisyBackground {
+				if row.RatioLo < row.Goal && row.RatioHi >= row.Goal || row.RatioLo == row.RatioHi {
 					v += "?"
-					noisy = true
+					noisy = !cfg.NoTrace
 				}
 			}
 			if cfg.NoTrace {
@@ -259,6 +290,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 		if row.Condition == Untraced {
 			continue
 		}
+		if row.DropRuns > 0 {
+			notes = append(notes, fmt.Sprintf("%s %s: the ring overflowed in %d of %d runs (%.1f MB of payload lost): the tracer did not keep up",
+				row.Workload, row.Condition, row.DropRuns, row.Runs, float64(row.DroppedBytes)/1e6))
+		}
 		if seen[row.Condition] {
 			continue
 		}
@@ -290,8 +325,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 		notes = append(notes, "A/A TEST: no tracer was attached; every ratio is noise (and any difference between the server processes)")
 	}
 	if noisy {
-		notes = append(notes, fmt.Sprintf("PASS?/MISS?: other processes kept more than %.0f%% of the machine busy during those runs; at such load the run-to-run noise "+
-			"(see the min-max range; measure it with -no-trace, an A/A test) can exceed the margin to the goal. Re-run on a quiet machine.", 100*NoisyBackground))
+		notes = append(notes, "PASS?/MISS?: the goal lies inside the 95% confidence interval of the ratio (or there were too few rounds for one): "+
+			"this run cannot tell. More rounds or a quieter machine narrow the interval (background CPU says how busy it was; -no-trace, an A/A test, shows the noise floor).")
 	}
 	if r.RoundsDone < cfg.Rounds {
 		notes = append(notes, fmt.Sprintf("only %d of %d rounds ran (time limit %v)", r.RoundsDone, cfg.Rounds, cfg.MaxTime))
@@ -302,7 +337,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w, strings.TrimSpace(`
 req/s: workload requests (SendMessages batches / small commands) per wall second, median over rounds.
 MB/s: the server's socket payload in + out (rchar+wchar of /proc/SERVER/io) per second, median.
-traced/untraced: median over rounds of req/s(traced) / req/s(untraced, same round).
+traced/untraced: median over rounds of req/s(traced) / req/s(untraced, same round) [95% confidence interval of that median].
 BPF: the tracer's programs' run_time_ns/run_cnt deltas (fdinfo); the time is spent in the server's and the
   clients' contexts (packet path), not in the tracer process. CPU s/100k req: CPU-seconds per 100,000 requests.
 tracer CPU: on-CPU time of the tracer process from the run's start until it has drained its ring and gone idle.
