@@ -10,8 +10,9 @@ import (
 
 // Minimal inputs for the weaknesses of framing.Framer's response search
 // that the tracker works around (conn.trusted, conn.restart, the impossible
-// header check in onResponse). They fail until framing is fixed; run them
-// with -known-bugs.
+// header check in onResponse). Framing now handles all three (see its
+// TestImpossibleResponseHeaderInSync, TestResponseResyncInsideSegment and
+// TestWaitingCandidateDoesNotStall); these stay as regression tests.
 
 // respValidator is the tracker's response validator (decoder.responseValidator).
 type respValidator struct{}
@@ -37,7 +38,6 @@ func hdr(first, second uint32) []byte {
 // its length: one such header, met after a wrong resync, swallows the
 // connection's later responses.
 func TestFramingKnownBugImpossibleResponseHeaderInSync(t *testing.T) {
-	knownBug(t, "framing: in sync, response headers are not validated")
 	h := &frames{}
 	fr := framing.New(framing.Responses, framing.Config{}, respValidator{})
 	fr.Data(append(hdr(5, 100), make([]byte, 100)...), 1, h) // status 5 with 100 bytes
@@ -53,7 +53,6 @@ func TestFramingKnownBugImpossibleResponseHeaderInSync(t *testing.T) {
 // by zeros reads as status 1000+i, length 0, followed by the valid header
 // (0, 0): two frames are delivered from the middle of a message.
 func TestFramingKnownBugResyncInsidePayload(t *testing.T) {
-	knownBug(t, "framing: response search accepts frame-like bytes inside a segment")
 	// The tail of a message: payload bytes, then the next message's
 	// header: checksum u64, id u128 = 1006, offset u64 = 6, timestamps.
 	var tail []byte
@@ -81,7 +80,6 @@ func TestFramingKnownBugResyncInsidePayload(t *testing.T) {
 // that follow are delivered only once the window (MaxScan, 64 KiB) fills or
 // the stream ends. On a quiet live connection that is indefinitely.
 func TestFramingKnownBugWaitingCandidateStalls(t *testing.T) {
-	knownBug(t, "framing: a waiting candidate stalls the search")
 	h := &frames{}
 	fr := framing.New(framing.Responses, framing.Config{}, respValidator{})
 	fr.Unsync()

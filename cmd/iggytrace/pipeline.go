@@ -111,17 +111,22 @@ func newPipeline(ctx context.Context, cfg decoder.Config, out *stdout.Writer, sf
 		}
 		p.sinks = append(p.sinks, p.metrics)
 	}
-	if sf.auditPath != "" {
-		f, err := os.Create(sf.auditPath)
-		if err != nil {
-			return nil, fmt.Errorf("--audit: %w", err)
+	// The audit trail goes to --audit FILE and, with OTLP on, to an OTLP log
+	// stream of its own.
+	if sf.auditPath != "" || otlpSink != nil {
+		var opts audit.Options
+		if sf.auditPath != "" {
+			f, err := os.Create(sf.auditPath)
+			if err != nil {
+				return nil, fmt.Errorf("--audit: %w", err)
+			}
+			opts.Writer = f
+			p.closers = append(p.closers, f.Close)
 		}
-		opts := audit.Options{Writer: f}
-		if otlpSink != nil && auditOverOTLP(otlpSink, &opts) {
-			log.Debug("audit records also go over OTLP")
+		if otlpSink != nil {
+			opts.Handler = otlpSink.Audit
 		}
 		p.sinks = append(p.sinks, audit.New(opts))
-		p.closers = append(p.closers, f.Close)
 	}
 	p.tracker = decoder.NewTracker(cfg, p.emit)
 	return p, nil
@@ -149,8 +154,10 @@ func (p *pipeline) feed(seg *decoder.Segment) error {
 func (p *pipeline) finish() error {
 	p.tracker.Flush()
 	errs := []error{p.err}
-	for _, s := range p.sinks {
-		errs = append(errs, s.Close())
+	// In reverse: the audit trail hands records to the OTLP sink, so it
+	// closes first.
+	for i := len(p.sinks) - 1; i >= 0; i-- {
+		errs = append(errs, p.sinks[i].Close())
 	}
 	for _, c := range p.closers {
 		errs = append(errs, c())
@@ -172,7 +179,7 @@ func (p *pipeline) summary(w io.Writer, name string, source fmt.Stringer) {
 	if p.otlp != nil {
 		st := p.otlp.Stats()
 		fmt.Fprintf(w, "%s: %s: %d spans and %d logs exported, %d dropped (queue full or export failed), %d export failures\n",
-			name, p.otlp, st.SpansExported, st.LogsExported, st.Dropped()+st.QueueDropped, st.ExportFailures)
+			name, p.otlp, st.SpansExported, st.LogsExported, st.Dropped(), st.ExportFailures)
 	}
 }
 
@@ -182,14 +189,4 @@ func newPipelineWith(cfg decoder.Config, sinks ...export.Sink) *pipeline {
 	p := &pipeline{sinks: sinks}
 	p.tracker = decoder.NewTracker(cfg, p.emit)
 	return p
-}
-
-// auditOverOTLP makes the audit trail also an OTLP log stream of its own,
-// when the OTLP sink offers one. It reports whether it did.
-func auditOverOTLP(s *otlp.Sink, opts *audit.Options) bool {
-	a, ok := any(s).(interface{ Audit(audit.Record) })
-	if ok {
-		opts.Handler = a.Audit
-	}
-	return ok
 }

@@ -5,10 +5,19 @@
 // A Framer follows the length fields while it is in sync. Bytes the capture
 // skipped or lost inside a payload do not disturb it: the frame's end is
 // known, so the frame is delivered with the missing bytes counted. A skip or
-// gap that covers a header, or a length that cannot be, loses sync; the
-// Framer then searches the following bytes for a frame boundary that the
-// protocol layer's Validator confirms, within a bounded window, and reports
-// what it had to discard.
+// gap that covers a header, or a header that cannot be (a length above
+// MaxLength, a request length below 4, a response with both an error status
+// and a payload), loses sync; the Framer then searches the following bytes
+// for a frame boundary that the protocol layer's Validator confirms, within
+// a bounded window, and reports what it had to discard.
+//
+// The search trusts the start of a Data call (a TCP segment, which usually
+// begins at an application write) more than a position inside one: a
+// response candidate inside a Data call is accepted only when it and at
+// least one more validated frame end exactly where a Data call ends (see
+// Framer.chain), since response payloads are full of response-like bytes.
+// A candidate still waiting for its frame's bytes does not hold back a
+// later one at a Data start that is confirmed already (see Framer.look).
 //
 // Frames that lie whole inside one Data call are delivered without copying;
 // others are assembled in one reused buffer. Once warm, framing allocates
@@ -100,8 +109,9 @@ type Handler interface {
 
 // Validator is how the Framer asks the protocol layer whether a candidate
 // frame is real while it searches for sync. In sync, the Framer only checks
-// that lengths are possible: an unknown command is the protocol layer's
-// finding, not a framing error.
+// that headers are possible (lengths in range; for a response, no payload
+// with an error status): an unknown command or status is the protocol
+// layer's finding, not a framing error.
 type Validator interface {
 	// ValidHeader reports whether a header could start a frame. length is
 	// the header's length field as on the wire: for a request it includes
@@ -239,6 +249,15 @@ func (f *Framer) Unsync() {
 	f.synced = false
 	f.reason = ReasonStart
 	f.cand = 0
+	f.resetLook()
+}
+
+// resetLook clears the lookahead state as a search begins.
+func (f *Framer) resetLook() {
+	f.looked, f.minNeed = 0, 0
+	for j := range f.pieces {
+		f.pieces[j].need = 0
+	}
 }
 
 // header decodes a frame header: code (or status), length field, payload
@@ -483,6 +502,7 @@ func (f *Framer) loseSync(reason string, h Handler) {
 	f.synced = false
 	f.reason = reason
 	f.cand = 0
+	f.resetLook()
 	f.stats.SyncLosses++
 	h.Lost()
 }
@@ -496,6 +516,13 @@ func (f *Framer) resolve(h Handler, dataEnd, interrupted bool) {
 	for !f.synced && f.cand < len(f.scan) {
 		switch f.judge(f.cand, dataEnd, interrupted) {
 		case wait:
+			if i := f.look(dataEnd); i > f.cand {
+				// A later candidate is confirmed while this one waits:
+				// take it, and the bytes before it are garbage.
+				f.cand = i
+				f.accept(h)
+				continue
+			}
 			return
 		case reject:
 			f.cand++
@@ -524,6 +551,62 @@ func (f *Framer) accept(h Handler) {
 	f.drainScan(h)
 }
 
+// look searches the candidates after f.cand that begin a Data call for one
+// that judge accepts now, while f.cand waits for more bytes (a frame longer
+// than what has arrived): without it, one such candidate, often garbage
+// whose length field is large, would hold back every frame behind it until
+// the window filled or the stream ended. It returns the accepted offset,
+// or -1. Each piece is judged when first seen and then again only once the
+// buffer has reached the length its waiting verdict needs, and nothing is
+// judged unless a new piece arrived or that length was reached; so the
+// work is bounded per piece and per byte, not per candidate and per call.
+func (f *Framer) look(dataEnd bool) int {
+	n := len(f.scan)
+	full := f.minNeed > 0 && n >= f.minNeed
+	if !full && f.looked >= len(f.pieces) {
+		return -1
+	}
+	from := f.looked
+	if full {
+		from, f.minNeed = 0, 0
+	}
+	found := -1
+	for k := from; k < len(f.pieces); k++ {
+		pc := &f.pieces[k]
+		switch {
+		case pc.need < 0:
+			continue
+		case pc.off <= f.cand || pc.need == 0 && !pc.start:
+			pc.need = -1 // never (again) a lookahead candidate
+			continue
+		case pc.need > n:
+			f.foldNeed(pc.need)
+			continue
+		}
+		switch f.judge(pc.off, dataEnd, false) {
+		case accept:
+			found = pc.off
+		case reject:
+			pc.need = -1
+		case wait:
+			pc.need = max(f.need, n+1)
+			f.foldNeed(pc.need)
+		}
+		if found >= 0 {
+			break
+		}
+	}
+	f.looked = len(f.pieces)
+	return found
+}
+
+// foldNeed lowers minNeed to need.
+func (f *Framer) foldNeed(need int) {
+	if f.minNeed == 0 || need < f.minNeed {
+		f.minNeed = need
+	}
+}
+
 // makeRoom frees space in a full scan buffer: it drops what is already
 // rejected, or else forces a decision on the candidate at its start.
 func (f *Framer) makeRoom(h Handler) {
@@ -546,13 +629,17 @@ func (f *Framer) makeRoom(h Handler) {
 // ended or be followed by another valid header. A frame that cannot be
 // completed in the window (too long, or cut by a skip or gap) is accepted
 // on its header alone if it begins a Data call: TCP segments usually begin
-// at an application write, so that is where frames begin.
+// at an application write, so that is where frames begin. A response
+// candidate that does not begin a Data call is judged by chain instead.
+// On wait, judge sets f.need to the scan length at which the verdict may
+// change.
 func (f *Framer) judge(i int, dataEnd, interrupted bool) verdict {
 	avail := len(f.scan) - i
 	if avail < HeaderSize {
 		if interrupted {
 			return reject
 		}
+		f.need = i + HeaderSize
 		return wait
 	}
 	code, length, plen, ok := f.header(f.scan[i:])
@@ -561,6 +648,9 @@ func (f *Framer) judge(i int, dataEnd, interrupted bool) verdict {
 	}
 	j := f.pieceAt(i)
 	atStart := f.pieces[j].off == i && f.pieces[j].start
+	if f.kind == Responses && !atStart {
+		return f.chain(i, dataEnd, interrupted)
+	}
 	size := HeaderSize + plen
 	if size > uint64(avail) {
 		switch {
@@ -570,6 +660,7 @@ func (f *Framer) judge(i int, dataEnd, interrupted bool) verdict {
 			}
 			return reject
 		default:
+			f.need = i + int(size)
 			return wait
 		}
 	}
@@ -582,6 +673,7 @@ func (f *Framer) judge(i int, dataEnd, interrupted bool) verdict {
 		if dataEnd || interrupted {
 			return accept
 		}
+		f.need = len(f.scan) + 1
 		return wait
 	case rest >= HeaderSize:
 		code, length, _, ok := f.header(f.scan[i+int(size):])
@@ -595,7 +687,75 @@ func (f *Framer) judge(i int, dataEnd, interrupted bool) verdict {
 		}
 		return reject
 	default:
+		f.need = i + int(size) + HeaderSize
 		return wait
+	}
+}
+
+// maxChain caps the frames chain follows from one candidate.
+const maxChain = 8
+
+// chain judges a response candidate that does not begin a Data call.
+// Response payloads (PollMessages above all) are full of response-like
+// bytes: a message id followed by zeros reads as an error status with no
+// payload, a zero u32 followed by a small one as an OK response. So inside
+// a Data call a candidate needs strong evidence: it and at least one more
+// frame, each with a header and frame the Validator accepts, must follow
+// one another and end exactly where a Data call ends (a write boundary),
+// within maxChain frames. Candidates at the start of a Data call need only
+// what judge asks of every candidate.
+func (f *Framer) chain(i int, dataEnd, interrupted bool) verdict {
+	o, frames := i, 0
+	for {
+		if o == len(f.scan) {
+			switch {
+			case dataEnd || interrupted:
+				if frames >= 2 {
+					return accept
+				}
+				return reject
+			default:
+				f.need = o + 1
+				return wait
+			}
+		}
+		if frames > 0 {
+			if j := f.pieceAt(o); f.pieces[j].off == o && f.pieces[j].start {
+				// A Data call begins here.
+				if frames >= 2 {
+					return accept
+				}
+				return reject
+			}
+		}
+		if frames == maxChain {
+			return reject
+		}
+		avail := len(f.scan) - o
+		if avail < HeaderSize {
+			if interrupted {
+				return reject
+			}
+			f.need = o + HeaderSize
+			return wait
+		}
+		code, length, plen, ok := f.header(f.scan[o:])
+		if !ok || !f.v.ValidHeader(code, length) {
+			return reject
+		}
+		size := HeaderSize + plen
+		if size > uint64(avail) {
+			if interrupted || size > uint64(f.cfg.MaxScan) {
+				return reject
+			}
+			f.need = o + int(size)
+			return wait
+		}
+		if !f.v.ValidFrame(code, f.scan[o+HeaderSize:o+int(size)]) {
+			return reject
+		}
+		o += int(size)
+		frames++
 	}
 }
 
