@@ -67,3 +67,24 @@ func (k Kind) String() string {
 	}
 	return "invalid"
 }
+
+// Top finds the first top-level Value (not inside an object or list) named
+// name and of kind k: how sinks read one field of a payload without walking
+// its nesting themselves.
+func Top(vals []Value, name string, k Kind) (*Value, bool) {
+	depth := 0
+	for i := range vals {
+		v := &vals[i]
+		switch v.Kind {
+		case KindObject, KindList:
+			depth++
+		case KindEnd:
+			depth--
+		default:
+			if depth == 0 && v.Kind == k && v.Name == name {
+				return v, true
+			}
+		}
+	}
+	return nil, false
+}

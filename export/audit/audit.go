@@ -485,22 +485,3 @@ func parseID(s string) (uint32, bool) {
 	n, err := strconv.ParseUint(s, 10, 32)
 	return uint32(n), err == nil
 }
-
-// topUint finds a top-level unsigned value by name.
-func topUint(vals []protocol.Value, name string) (uint32, bool) {
-	depth := 0
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-		case protocol.KindEnd:
-			depth--
-		case protocol.KindUint:
-			if depth == 0 && v.Name == name {
-				return uint32(v.Num), true
-			}
-		}
-	}
-	return 0, false
-}

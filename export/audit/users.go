@@ -181,19 +181,18 @@ func eachUser(vals []protocol.Value, fn func(id uint32, name string)) {
 
 // topString finds a top-level string value by name.
 func topString(vals []protocol.Value, name string) (string, bool) {
-	depth := 0
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-		case protocol.KindEnd:
-			depth--
-		case protocol.KindString:
-			if depth == 0 && v.Name == name {
-				return v.Str, true
-			}
-		}
+	v, ok := protocol.Top(vals, name, protocol.KindString)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	return v.Str, true
+}
+
+// topUint finds a top-level unsigned value by name.
+func topUint(vals []protocol.Value, name string) (uint32, bool) {
+	v, ok := protocol.Top(vals, name, protocol.KindUint)
+	if !ok {
+		return 0, false
+	}
+	return uint32(v.Num), true
 }

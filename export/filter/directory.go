@@ -263,25 +263,6 @@ func topRecord(vals []protocol.Value) (id uint32, name string, ok bool) {
 	return id, name, hasID && hasName
 }
 
-// topString finds a top-level string value by name.
-func topString(vals []protocol.Value, name string) (string, bool) {
-	depth := 0
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-		case protocol.KindEnd:
-			depth--
-		case protocol.KindString:
-			if depth == 0 && v.Name == name {
-				return v.Str, true
-			}
-		}
-	}
-	return "", false
-}
-
 // eachNested calls fn with the "id" and "name" of every nested object that
 // has both directly (the elements of a list of streams or topics).
 func eachNested(vals []protocol.Value, fn func(id uint32, name string)) {
@@ -322,4 +303,13 @@ func eachNested(vals []protocol.Value, fn func(id uint32, name string)) {
 			r.name, r.hasNam = v.Str, true
 		}
 	}
+}
+
+// topString finds a top-level string value by name.
+func topString(vals []protocol.Value, name string) (string, bool) {
+	v, ok := protocol.Top(vals, name, protocol.KindString)
+	if !ok {
+		return "", false
+	}
+	return v.Str, true
 }
