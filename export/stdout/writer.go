@@ -71,8 +71,42 @@ func eventTime(ev *decoder.Event) int64 {
 	return ev.RespTime
 }
 
+// appendTime writes ns as RFC 3339 UTC with microseconds
+// ("2006-01-02T15:04:05.000000Z"). It formats the digits itself: parsing a
+// layout for every line was an eighth of the tracer's CPU.
 func appendTime(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	t := time.Unix(0, ns).UTC()
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, min, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends v (≥ 0) as exactly width decimal digits.
+func appendDigits(b []byte, v, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= len(b)-width; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // AppendJSON appends ev as one JSON object (no newline).
