@@ -172,7 +172,7 @@ func (p *pipeline) summary(w io.Writer, name string, source fmt.Stringer) {
 	fmt.Fprintf(w, "%s: %d connections, %d exchanges paired, %d unanswered, %d unmatched responses, %d decode errors\n",
 		name, s.Conns, s.Pairs, s.Unanswered, s.Unmatched, s.DecodeErrors)
 	if s.Gaps != 0 || s.DesyncBytes != 0 || s.SkippedBytes != 0 || s.Evicted != 0 {
-		fmt.Fprintf(w, "%s: %d gaps (%d bytes lost), %d bytes undecodable, %d bytes not captured, %d connections evicted\n",
+		fmt.Fprintf(w, "%s: %d gaps (%d bytes lost), %d bytes undecodable, %d bytes not copied by design (header-only capture), %d connections evicted\n",
 			name, s.Gaps, s.GapBytes, s.DesyncBytes, s.SkippedBytes, s.Evicted)
 	}
 	fmt.Fprintf(w, "%s: %s\n", name, source)
