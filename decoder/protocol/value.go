@@ -88,3 +88,58 @@ func Top(vals []Value, name string, k Kind) (*Value, bool) {
 	}
 	return nil, false
 }
+
+// IDName returns the top-level "id" (an unsigned value) and nameField (a
+// string) of a record payload — a stream, topic, group or user — and
+// whether both are there. Sinks that follow names use it.
+func IDName(vals []Value, nameField string) (id uint32, name string, ok bool) {
+	idv, okID := Top(vals, "id", KindUint)
+	nv, okName := Top(vals, nameField, KindString)
+	if !okID || !okName {
+		return 0, "", false
+	}
+	return uint32(idv.Num), nv.Str, true
+}
+
+// EachIDName calls fn with the "id" and nameField of every nested object
+// that has both directly: the elements of a list of streams, topics or users.
+// Objects nested deeper than 8 levels are not visited.
+func EachIDName(vals []Value, nameField string, fn func(id uint32, name string)) {
+	const maxDepth = 8
+	type rec struct {
+		id             uint32
+		name           string
+		hasID, hasName bool
+	}
+	var stack [maxDepth]rec
+	depth := 0 // open objects and lists
+	for i := range vals {
+		v := &vals[i]
+		switch v.Kind {
+		case KindObject, KindList:
+			depth++
+			if depth < maxDepth {
+				stack[depth] = rec{}
+			}
+			continue
+		case KindEnd:
+			if depth > 0 && depth < maxDepth {
+				if r := stack[depth]; r.hasID && r.hasName {
+					fn(r.id, r.name)
+				}
+			}
+			depth--
+			continue
+		}
+		if depth <= 0 || depth >= maxDepth {
+			continue
+		}
+		r := &stack[depth]
+		switch {
+		case v.Name == "id" && v.Kind == KindUint:
+			r.id, r.hasID = uint32(v.Num), true
+		case v.Name == nameField && v.Kind == KindString:
+			r.name, r.hasName = v.Str, true
+		}
+	}
+}

@@ -99,11 +99,11 @@ func (u *users) learn(ev *decoder.Event, cmd *protocol.Command) {
 	}
 	switch userLessons[cmd.Code] {
 	case userRecord:
-		if id, name, ok := idAndUsername(ev.Response, 0); ok {
+		if id, name, ok := protocol.IDName(ev.Response, "username"); ok {
 			u.set(id, name)
 		}
 	case userList:
-		eachUser(ev.Response, u.set)
+		protocol.EachIDName(ev.Response, "username", u.set)
 	case userRename:
 		if id, ok := u.resolve(ev.Summary.Username); ok {
 			if name, ok := topString(ev.Request, "username"); ok {
@@ -113,68 +113,6 @@ func (u *users) learn(ev *decoder.Event, cmd *protocol.Command) {
 	case userDelete:
 		if id, ok := u.resolve(ev.Summary.Username); ok {
 			u.forget(id)
-		}
-	}
-}
-
-// idAndUsername finds "id" and "username" at the given depth of the first
-// object there.
-func idAndUsername(vals []protocol.Value, at int) (id uint32, name string, ok bool) {
-	var hasID, hasName bool
-	depth := 0
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-			continue
-		case protocol.KindEnd:
-			depth--
-			continue
-		}
-		if depth != at {
-			continue
-		}
-		switch {
-		case v.Name == "id" && v.Kind == protocol.KindUint:
-			id, hasID = uint32(v.Num), true
-		case v.Name == "username" && v.Kind == protocol.KindString:
-			name, hasName = v.Str, true
-		}
-	}
-	return id, name, hasID && hasName
-}
-
-// eachUser calls fn with the id and username of every element of a
-// top-level list of users.
-func eachUser(vals []protocol.Value, fn func(id uint32, name string)) {
-	var id uint32
-	var name string
-	var hasID, hasName bool
-	depth := 0
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-			id, name, hasID, hasName = 0, "", false, false
-			continue
-		case protocol.KindEnd:
-			if hasID && hasName {
-				fn(id, name)
-			}
-			id, name, hasID, hasName = 0, "", false, false
-			depth--
-			continue
-		}
-		if depth == 0 {
-			continue
-		}
-		switch {
-		case v.Name == "id" && v.Kind == protocol.KindUint:
-			id, hasID = uint32(v.Num), true
-		case v.Name == "username" && v.Kind == protocol.KindString:
-			name, hasName = v.Str, true
 		}
 	}
 }

@@ -74,23 +74,23 @@ func (d *directory) learn(ev *decoder.Event) {
 	}
 	switch lessons[ev.Code] {
 	case lessonStream:
-		sid, name, ok := topRecord(ev.Response)
+		sid, name, ok := protocol.IDName(ev.Response, "name")
 		if !ok {
 			return
 		}
 		d.setStream(sid, name)
-		eachNested(ev.Response, func(id uint32, name string) { d.setTopic(sid, id, name) })
+		protocol.EachIDName(ev.Response, "name", func(id uint32, name string) { d.setTopic(sid, id, name) })
 	case lessonStreams:
-		eachNested(ev.Response, d.setStream)
+		protocol.EachIDName(ev.Response, "name", d.setStream)
 	case lessonTopic:
 		if sid, ok := d.resolveStream(requestStream(ev)); ok {
-			if tid, name, ok := topRecord(ev.Response); ok {
+			if tid, name, ok := protocol.IDName(ev.Response, "name"); ok {
 				d.setTopic(sid, tid, name)
 			}
 		}
 	case lessonTopics:
 		if sid, ok := d.resolveStream(requestStream(ev)); ok {
-			eachNested(ev.Response, func(id uint32, name string) { d.setTopic(sid, id, name) })
+			protocol.EachIDName(ev.Response, "name", func(id uint32, name string) { d.setTopic(sid, id, name) })
 		}
 	case lessonRenameStream:
 		if sid, ok := d.resolveStream(ev.Summary.Stream); ok {
@@ -234,75 +234,6 @@ func (d *directory) resolveTopic(sid uint32, s string) (uint32, bool) {
 		return id, true
 	}
 	return d.topicID(sid, s)
-}
-
-// topRecord finds the top-level "id" and "name" of a payload.
-func topRecord(vals []protocol.Value) (id uint32, name string, ok bool) {
-	var hasID, hasName bool
-	depth := 0
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-			continue
-		case protocol.KindEnd:
-			depth--
-			continue
-		}
-		if depth != 0 {
-			continue
-		}
-		switch {
-		case v.Name == "id" && v.Kind == protocol.KindUint:
-			id, hasID = uint32(v.Num), true
-		case v.Name == "name" && v.Kind == protocol.KindString:
-			name, hasName = v.Str, true
-		}
-	}
-	return id, name, hasID && hasName
-}
-
-// eachNested calls fn with the "id" and "name" of every nested object that
-// has both directly (the elements of a list of streams or topics).
-func eachNested(vals []protocol.Value, fn func(id uint32, name string)) {
-	const maxDepth = 8
-	type rec struct {
-		id            uint32
-		name          string
-		hasID, hasNam bool
-	}
-	var stack [maxDepth]rec
-	depth := 0 // open objects and lists
-	for i := range vals {
-		v := &vals[i]
-		switch v.Kind {
-		case protocol.KindObject, protocol.KindList:
-			depth++
-			if depth < maxDepth {
-				stack[depth] = rec{}
-			}
-			continue
-		case protocol.KindEnd:
-			if depth > 0 && depth < maxDepth {
-				if r := stack[depth]; r.hasID && r.hasNam {
-					fn(r.id, r.name)
-				}
-			}
-			depth--
-			continue
-		}
-		if depth <= 0 || depth >= maxDepth {
-			continue
-		}
-		r := &stack[depth]
-		switch {
-		case v.Name == "id" && v.Kind == protocol.KindUint:
-			r.id, r.hasID = uint32(v.Num), true
-		case v.Name == "name" && v.Kind == protocol.KindString:
-			r.name, r.hasNam = v.Str, true
-		}
-	}
 }
 
 // topString finds a top-level string value by name.
