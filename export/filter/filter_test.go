@@ -1,8 +1,7 @@
 package filter_test
 
 import (
-	"errors"
-	"io"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,35 +9,7 @@ import (
 	"github.com/iggytrace/iggytrace/decoder"
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/filter"
-	"github.com/iggytrace/iggytrace/loader/pcapfile"
 )
-
-// sessionEvents decodes the real capture of a full SDK session.
-func sessionEvents(t testing.TB) []*decoder.Event {
-	t.Helper()
-	rd, err := pcapfile.Open("../../testdata/session.pcapng", pcapfile.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	var evs []*decoder.Event
-	tr := decoder.NewTracker(decoder.Config{}, func(ev *decoder.Event) { evs = append(evs, ev) })
-	var seg decoder.Segment
-	for {
-		if err := rd.Next(&seg); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		tr.Feed(&seg)
-	}
-	tr.Flush()
-	if len(evs) < 100 {
-		t.Fatalf("only %d events from the session capture", len(evs))
-	}
-	return evs
-}
 
 func isExchange(ev *decoder.Event) bool {
 	return ev.Kind == decoder.EventPair || ev.Kind == decoder.EventRequest || ev.Kind == decoder.EventResponse
@@ -452,4 +423,10 @@ func BenchmarkMatch(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		f.Match(evs[i%len(evs)])
 	}
+}
+
+// sessionEvents decodes the real capture of a full SDK session.
+func sessionEvents(t testing.TB) []*decoder.Event {
+	evs, _ := sessiontest.Events(t, nil)
+	return evs
 }

@@ -2,7 +2,7 @@ package metrics_test
 
 import (
 	"context"
-	"errors"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"io"
 	"math"
 	"net"
@@ -20,37 +20,9 @@ import (
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export"
 	"github.com/iggytrace/iggytrace/export/metrics"
-	"github.com/iggytrace/iggytrace/loader/pcapfile"
 )
 
 var _ export.Sink = (*metrics.Metrics)(nil)
-
-// sessionEvents decodes the real capture of a full SDK session.
-func sessionEvents(t testing.TB) []*decoder.Event {
-	t.Helper()
-	rd, err := pcapfile.Open("../../testdata/session.pcapng", pcapfile.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	var evs []*decoder.Event
-	tr := decoder.NewTracker(decoder.Config{}, func(ev *decoder.Event) { evs = append(evs, ev) })
-	var seg decoder.Segment
-	for {
-		if err := rd.Next(&seg); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		tr.Feed(&seg)
-	}
-	tr.Flush()
-	if len(evs) < 100 {
-		t.Fatalf("only %d events from the session capture", len(evs))
-	}
-	return evs
-}
 
 // anomalies are events the clean session lacks: a gap, a desync, an
 // unanswered request, a lone response, a decode error, a status no server
@@ -528,4 +500,10 @@ func BenchmarkWrite(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m.Write(evs[i%len(evs)])
 	}
+}
+
+// sessionEvents decodes the real capture of a full SDK session.
+func sessionEvents(t testing.TB) []*decoder.Event {
+	evs, _ := sessiontest.Events(t, nil)
+	return evs
 }

@@ -4,9 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -20,32 +19,7 @@ import (
 	"github.com/iggytrace/iggytrace/export/otlp"
 	"github.com/iggytrace/iggytrace/internal/otelcol"
 	"github.com/iggytrace/iggytrace/internal/workload"
-	"github.com/iggytrace/iggytrace/loader/pcapfile"
 )
-
-// sessionSegments reads the real capture of the SDK session, each
-// segment's bytes its own.
-func sessionSegments(t testing.TB) []decoder.Segment {
-	t.Helper()
-	rd, err := pcapfile.Open("../../testdata/session.pcapng", pcapfile.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	var segs []decoder.Segment
-	for {
-		var seg decoder.Segment
-		if err := rd.Next(&seg); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		seg.Data = append([]byte(nil), seg.Data...)
-		segs = append(segs, seg)
-	}
-	return segs
-}
 
 // eventWriter is what the tracker's events go to: an export.Sink's Write.
 type eventWriter interface{ Write(*decoder.Event) error }
@@ -519,3 +493,5 @@ func TestCollectorInvalidUTF8(t *testing.T) {
 		})
 	}
 }
+
+func sessionSegments(t testing.TB) []decoder.Segment { return sessiontest.Segments(t) }

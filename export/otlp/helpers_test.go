@@ -2,9 +2,8 @@ package otlp_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"log/slog"
 	"net"
 	"os"
@@ -17,7 +16,6 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/iggytrace/iggytrace/decoder"
-	"github.com/iggytrace/iggytrace/loader/pcapfile"
 )
 
 // TestMain runs the tests without the OTEL_* settings of the environment
@@ -37,36 +35,6 @@ func TestMain(m *testing.M) {
 func sessionEvents(t testing.TB) ([]*decoder.Event, decoder.Stats) {
 	t.Helper()
 	return sessionEventsWithLoss(t, nil)
-}
-
-// sessionEventsWithLoss decodes the session with the segments drop
-// selects left out, as a lossy capture would.
-func sessionEventsWithLoss(t testing.TB, drop func(seg *decoder.Segment) bool) ([]*decoder.Event, decoder.Stats) {
-	t.Helper()
-	rd, err := pcapfile.Open("../../testdata/session.pcapng", pcapfile.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	var evs []*decoder.Event
-	tr := decoder.NewTracker(decoder.Config{}, func(ev *decoder.Event) { evs = append(evs, ev) })
-	var seg decoder.Segment
-	for {
-		if err := rd.Next(&seg); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		if drop == nil || !drop(&seg) {
-			tr.Feed(&seg)
-		}
-	}
-	tr.Flush()
-	if len(evs) < 100 {
-		t.Fatalf("only %d events from the session capture", len(evs))
-	}
-	return evs, tr.Stats()
 }
 
 // lossySession is the session as a lossy capture would have it: two
@@ -256,4 +224,10 @@ func timedWrites(t testing.TB, w interface{ Write(*decoder.Event) error }, evs [
 		}
 	}
 	return wt
+}
+
+// sessionEventsWithLoss decodes the session with the segments drop
+// selects left out, as a lossy capture would.
+func sessionEventsWithLoss(t testing.TB, drop func(seg *decoder.Segment) bool) ([]*decoder.Event, decoder.Stats) {
+	return sessiontest.Events(t, drop)
 }
