@@ -1,10 +1,11 @@
 package audit_test
 
 import (
-	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"testing"
 
 	"github.com/iggytrace/iggytrace/decoder"
+
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 )
 
 func sessionSegments(t testing.TB) []decoder.Segment { return sessiontest.Segments(t) }

@@ -1,7 +1,6 @@
 package filter_test
 
 import (
-	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 	"github.com/iggytrace/iggytrace/decoder"
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/filter"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 )
 
 func isExchange(ev *decoder.Event) bool {

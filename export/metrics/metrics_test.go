@@ -2,7 +2,6 @@ package metrics_test
 
 import (
 	"context"
-	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"io"
 	"math"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export"
 	"github.com/iggytrace/iggytrace/export/metrics"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 )
 
 var _ export.Sink = (*metrics.Metrics)(nil)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/iggytrace/iggytrace/export/audit"
 	"github.com/iggytrace/iggytrace/export/otlp"
 	"github.com/iggytrace/iggytrace/internal/otelcol"
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"github.com/iggytrace/iggytrace/internal/workload"
 )
 

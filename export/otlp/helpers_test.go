@@ -3,7 +3,6 @@ package otlp_test
 import (
 	"context"
 	"fmt"
-	"github.com/iggytrace/iggytrace/internal/sessiontest"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +15,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/iggytrace/iggytrace/decoder"
+
+	"github.com/iggytrace/iggytrace/internal/sessiontest"
 )
 
 // TestMain runs the tests without the OTEL_* settings of the environment
