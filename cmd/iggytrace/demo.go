@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,14 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/iggytrace/iggytrace/internal/childserver"
 	"github.com/iggytrace/iggytrace/internal/testserver"
 	"github.com/iggytrace/iggytrace/internal/workload"
 	"github.com/iggytrace/iggytrace/loader"
@@ -79,18 +77,22 @@ func runDemo(ctx context.Context, lcfg loader.Config, p *pipeline, pcapPath stri
 	if err != nil {
 		return err
 	}
-	srv, err := startServerIn(ctx, cg, addr, false)
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	srv, err := childserver.Start(ctx, self, cg, addr, false)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
 
 	_, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.ParseUint(portStr, 10, 16)
 	lcfg.CgroupPath = cg
 	lcfg.Ports = []uint16{uint16(port)}
 	fmt.Fprintf(stderr, "demo: Iggy test server (pid %d) at %s in cgroup %s; tracing it while the Go SDK runs for %v\n",
-		srv.cmd.Process.Pid, addr, cg, d)
+		srv.PID(), addr, cg, d)
 
 	traceCtx, stopTrace := context.WithCancel(ctx)
 	defer stopTrace()
@@ -115,59 +117,6 @@ func runDemo(ctx context.Context, lcfg loader.Config, p *pipeline, pcapPath stri
 	default: // interrupted before the workload started
 	}
 	return nil
-}
-
-// childServer is the test server running as a child process.
-type childServer struct {
-	cmd *exec.Cmd
-}
-
-// startServerIn starts `iggytrace serve-test` inside cgroup dir: a socket
-// belongs to the cgroup its creator is in, so the server must start there
-// for a per-cgroup attach to see its connections.
-func startServerIn(ctx context.Context, dir, addr string, ioUring bool) (*childServer, error) {
-	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
-	}
-	defer syscall.Close(fd)
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"serve-test", "--addr", addr}
-	if ioUring {
-		args = append(args, "--io-uring")
-	}
-	cmd := exec.CommandContext(ctx, self, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Pdeathsig: syscall.SIGTERM}
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the test server in %s: %w", dir, err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("test server did not start (%q): %v", line, err)
-	}
-	return &childServer{cmd: cmd}, nil
-}
-
-func (s *childServer) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
 }
 
 func freeLoopbackAddr() (string, error) {

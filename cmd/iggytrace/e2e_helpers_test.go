@@ -32,6 +32,7 @@ import (
 	"github.com/iggytrace/iggytrace/decoder"
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/stdout"
+	"github.com/iggytrace/iggytrace/internal/childserver"
 	"github.com/iggytrace/iggytrace/internal/workload"
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -105,14 +106,18 @@ func startTestServer(t *testing.T, dir string, ioUring bool) (addr string, port 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := startServerIn(context.Background(), dir, addr, ioUring)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := childserver.Start(context.Background(), self, dir, addr, ioUring)
 	switch {
 	case err != nil && strings.Contains(err.Error(), "did not start"):
 		t.Fatal(err) // the server itself failed, not the kernel
 	case err != nil:
 		requireBPF(t, err) // cgroup or clone3(CLONE_INTO_CGROUP)
 	}
-	t.Cleanup(srv.stop)
+	t.Cleanup(srv.Stop)
 	_, p, _ := net.SplitHostPort(addr)
 	n, _ := strconv.ParseUint(p, 10, 16)
 	return addr, uint16(n)

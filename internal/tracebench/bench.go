@@ -67,6 +67,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/iggytrace/iggytrace/internal/childserver"
 	"github.com/iggytrace/iggytrace/internal/workload"
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -240,7 +241,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			return nil, err
 		}
 		_, t.port, _ = net.SplitHostPort(t.addr)
-		if t.srv, err = startServer(ctx, cfg.Iggytrace, t.cgroup, t.addr); err != nil {
+		if t.srv, err = childserver.Start(ctx, cfg.Iggytrace, t.cgroup, t.addr, false); err != nil {
 			return nil, err
 		}
 		if c != Untraced && !cfg.NoTrace {
@@ -360,7 +361,7 @@ type target struct {
 	cgroup   string
 	addr     string
 	port     string
-	srv      *server
+	srv      *childserver.Server
 	tr       *tracer
 	stats    *ebpf.Map // the tracer's kernel counters
 	loadCPU  int64
@@ -376,7 +377,7 @@ func (b *bench) close() {
 			t.tr.kill()
 		}
 		if t.srv != nil {
-			t.srv.stop()
+			t.srv.Stop()
 		}
 		removeCgroup(t.cgroup)
 	}
@@ -442,11 +443,11 @@ func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (Run
 			return rr, err
 		}
 	}
-	srvCPU0, err := procCPU(t.srv.pid)
+	srvCPU0, err := procCPU(t.srv.PID())
 	if err != nil {
 		return rr, err
 	}
-	io0, err := procIO(t.srv.pid)
+	io0, err := procIO(t.srv.PID())
 	if err != nil {
 		return rr, err
 	}
@@ -459,11 +460,11 @@ func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (Run
 	rr.Elapsed = time.Since(t0)
 	busy1, total1 := cpuBusy()
 	self1 := selfCPU()
-	srvCPU1, err := procCPU(t.srv.pid)
+	srvCPU1, err := procCPU(t.srv.PID())
 	if err != nil {
 		return rr, err
 	}
-	io1, err := procIO(t.srv.pid)
+	io1, err := procIO(t.srv.PID())
 	if err != nil {
 		return rr, err
 	}

@@ -16,64 +16,6 @@ import (
 	"time"
 )
 
-// server is the test server, a child process started inside the bench
-// cgroup so that its sockets (and only its) carry the cgroup's programs.
-type server struct {
-	cmd *exec.Cmd
-	pid int
-}
-
-func startServer(ctx context.Context, bin, cgroup, addr string) (*server, error) {
-	fd, err := syscall.Open(cgroup, syscall.O_DIRECTORY|syscall.O_RDONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open cgroup %s: %w", cgroup, err)
-	}
-	defer syscall.Close(fd)
-	cmd := exec.Command(bin, "serve-test", "--addr", addr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the test server (%s serve-test) in %s: %w", bin, cgroup, err)
-	}
-	ready := make(chan error, 1)
-	go func() {
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err == nil && line != "ready\n" {
-			err = fmt.Errorf("first line %q", line)
-		}
-		ready <- err
-	}()
-	select {
-	case err = <-ready:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-time.After(30 * time.Second):
-		err = errors.New("no \"ready\" after 30s")
-	}
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("test server did not start: %w", err)
-	}
-	return &server{cmd: cmd, pid: cmd.Process.Pid}, nil
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
-
 // tracer is a running tracer process: `iggytrace trace` (or this program's
 // own replica of it, for profiling) attached to the bench cgroup.
 type tracer struct {
