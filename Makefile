@@ -24,7 +24,7 @@ deps:
 generate: deps
 	$(GO) generate ./bpf/... ./decoder/...
 
-GENERATED = bpf/capture_bpfel.go bpf/capture_bpfel.o decoder/protocol/status_gen.go docs/protocol.md
+GENERATED = bpf/capture_bpfel.go bpf/capture_bpfel.o bpf/floor_bpfel.go bpf/floor_bpfel.o decoder/protocol/status_gen.go docs/protocol.md
 
 check-generated: generate
 	@git diff --exit-code --stat -- $(GENERATED) || \

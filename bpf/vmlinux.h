@@ -56,9 +56,25 @@ enum {
 	BPF_RB_PROD_POS = 3,
 };
 
-/* Prefix of the UAPI context of cgroup_skb programs: len is at offset 0. */
+/* Prefix of the UAPI context of cgroup_skb programs, up to data_end. */
 struct __sk_buff {
 	__u32 len;
+	__u32 pkt_type;
+	__u32 mark;
+	__u32 queue_mapping;
+	__u32 protocol;
+	__u32 vlan_present;
+	__u32 vlan_tci;
+	__u32 vlan_proto;
+	__u32 priority;
+	__u32 ingress_ifindex;
+	__u32 ifindex;
+	__u32 tc_index;
+	__u32 cb[5];
+	__u32 hash;
+	__u32 tc_classid;
+	__u32 data;
+	__u32 data_end;
 };
 
 /* include/net/tcp_states.h */

@@ -3,18 +3,26 @@
 # in one run. The real Go SDK workload (producers sending batches of 100
 # 1 KiB messages; a small-command mix) runs against iggytrace's test server,
 # one server per condition, each in a cgroup of its own: untraced, traced by
+# bpf/floor.c (the cheapest capture there can be: a yardstick), traced by
 # `iggytrace trace --mode header-only -o json > /dev/null`, and traced in
 # full mode. Runs are interleaved, many short rounds, order permuted; medians
 # reported. Prints, per workload and mode, the throughput kept (goal: 97%
 # header-only, 80% full), the kernel's average ns per program run (BPF
 # run-time statistics on for the run; goal < 300 ns header-only) and the
 # tracer's CPU seconds per 100k requests. See internal/tracebench for the
-# method. Needs root. About 1.5-3.5 minutes on a 2-vCPU VM
-# (it stops starting rounds after 3.5 minutes: -max-time).
+# method. Needs root.
+#
+# It runs the whole bench twice (-layout shared,split): with every process
+# on every CPU (the tracer's CPU is taken from the saturated workload), then
+# with the tracer alone on the last CPU (what the server loses when the
+# tracer has a CPU budget of its own, as a DaemonSet does). About 2-4
+# minutes each on a 2-vCPU VM (each stops starting rounds after 3.5
+# minutes: -max-time).
 #
 #   scripts/bench-trace.sh                      # the bench
 #   scripts/bench-trace.sh -json out.json       # also every run as JSON
 #   scripts/bench-trace.sh -rounds 3 -max-time 1m   # a quick look
+#   scripts/bench-trace.sh -layout split        # one CPU layout only
 #   scripts/bench-trace.sh -no-trace            # A/A test: the noise floor
 #   scripts/bench-trace.sh -cpuprofile-dir prof # pprof of each mode's tracer
 #                                               # (go tool pprof prof/tracer-full.pprof)

@@ -77,6 +77,23 @@ const (
 	Untraced   = "untraced"
 	HeaderOnly = "header-only"
 	Full       = "full"
+	// Floor traces with bpf/floor.c, the cheapest capture there can be (see
+	// RunFloor): the yardstick for what any per-packet capture costs here.
+	Floor = "floor"
+)
+
+// CPU layouts.
+const (
+	// Shared: server, load generator and tracer on every CPU, as the
+	// scheduler likes: whatever CPU the tracer uses is taken from the
+	// workload when the machine is saturated.
+	Shared = "shared"
+	// Split: the tracer process alone on the last CPU, server and load
+	// generator on the others, as on a node where the tracer's DaemonSet
+	// has a CPU budget of its own. The capture programs still run on the
+	// server's CPUs (they run in the packet path), so their cost is still
+	// taken from the workload; the tracer's user-space CPU is not.
+	Split = "split"
 )
 
 // Workloads.
@@ -96,6 +113,7 @@ type Config struct {
 	Sink       string // replica only: json or discard
 	ProfileDir string // replica only: a CPU profile per tracer here
 	NoTrace    bool   // A/A test: attach no tracer at all
+	Layout     string // Shared or Split
 
 	Rounds     int
 	MaxTime    time.Duration // stop after the round that would cross this (0: no limit)
@@ -121,7 +139,8 @@ func DefaultConfig() Config {
 		Rounds:         24,
 		MaxTime:        210 * time.Second,
 		Workloads:      []string{Produce, Small},
-		Conditions:     []string{Untraced, HeaderOnly, Full},
+		Conditions:     []string{Untraced, Floor, HeaderOnly, Full},
+		Layout:         Shared,
 		Warmup:         true,
 		ProduceConns:   4,
 		ProduceBatches: 800,
@@ -195,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, errors.New("tracebench: rounds < 1")
 	}
 	for _, c := range cfg.Conditions {
-		if c != Untraced && c != HeaderOnly && c != Full {
+		if c != Untraced && c != HeaderOnly && c != Full && c != Floor {
 			return nil, fmt.Errorf("tracebench: unknown condition %q", c)
 		}
 	}
@@ -203,6 +222,27 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		if w != Produce && w != Small {
 			return nil, fmt.Errorf("tracebench: unknown workload %q", w)
 		}
+	}
+	var cpus cpuLayout
+	switch cfg.Layout {
+	case "", Shared:
+		cfg.Layout = Shared
+	case Split:
+		if cpus, err = splitCPUs(); err != nil {
+			return nil, err
+		}
+		// Children inherit the affinity: the servers start on the
+		// workload's CPUs, the tracers are moved after they start.
+		var was unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &was); err != nil {
+			return nil, err
+		}
+		if err := pinProcess(os.Getpid(), cpus.work); err != nil {
+			return nil, err
+		}
+		defer func() { _ = pinProcess(os.Getpid(), was) }()
+	default:
+		return nil, fmt.Errorf("tracebench: unknown CPU layout %q (want %s or %s)", cfg.Layout, Shared, Split)
 	}
 	if cfg.ProfileDir != "" {
 		cfg.Tracer = "replica"
@@ -229,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, err
 	}
 
-	b := &bench{cfg: cfg, targets: map[string]*target{}}
+	b := &bench{cfg: cfg, cpus: cpus, targets: map[string]*target{}}
 	defer b.close()
 	for _, c := range cfg.Conditions {
 		t := &target{cond: c, cgroup: filepath.Join(root, fmt.Sprintf("iggytrace-tracebench-%d-%s", os.Getpid(), c))}
@@ -248,11 +288,16 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			if t.tr, err = startTracer(ctx, b.tracerArgv(t)); err != nil {
 				return nil, err
 			}
+			if err := b.pinTracer(t); err != nil {
+				return nil, err
+			}
 			if t.loadCPU, err = procCPU(t.tr.pid); err != nil {
 				return nil, err
 			}
-			if t.stats, err = openStatsMap(t.tr.pid); err != nil {
-				return nil, err
+			if c != Floor {
+				if t.stats, err = openStatsMap(t.tr.pid); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -352,7 +397,19 @@ func roundOrders(conds []string) [][]string {
 
 type bench struct {
 	cfg     Config
+	cpus    cpuLayout // Split only
 	targets map[string]*target
+}
+
+// pinTracer moves every thread of t's tracer to the tracer's CPUs (Split
+// layout; nothing otherwise). Threads the tracer starts later inherit the
+// affinity of the thread that starts them; pinning again before each run
+// catches any thread that was being created while the others moved.
+func (b *bench) pinTracer(t *target) error {
+	if b.cfg.Layout != Split || t.tr == nil {
+		return nil
+	}
+	return pinProcess(t.tr.pid, b.cpus.tracer)
 }
 
 // target is a server and, for a traced condition, its tracer.
@@ -413,6 +470,9 @@ func (b *bench) cleanup(ctx context.Context, t *target, w string) error {
 }
 
 func (b *bench) tracerArgv(t *target) []string {
+	if t.cond == Floor {
+		return []string{b.cfg.Self, "tracer-child", "-cgroup", t.cgroup, "-port", t.port, "-mode", Floor}
+	}
 	if b.cfg.Tracer == "replica" {
 		argv := []string{b.cfg.Self, "tracer-child", "-cgroup", t.cgroup, "-port", t.port, "-mode", t.cond, "-sink", b.cfg.Sink}
 		if b.cfg.ProfileDir != "" {
@@ -433,6 +493,9 @@ func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (Run
 	var k0 KernelCounters
 	if t.tr != nil {
 		var err error
+		if err = b.pinTracer(t); err != nil {
+			return rr, err
+		}
 		if progs0, err = procProgs(t.tr.pid); err != nil {
 			return rr, err
 		}
@@ -491,12 +554,14 @@ func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (Run
 		}
 		rr.DrainWait = time.Since(d0)
 		rr.TracerCPUNs = cpu - trCPU0
-		k1, err := readCounters(t.stats)
-		if err != nil {
-			return rr, err
+		if t.stats != nil {
+			k1, err := readCounters(t.stats)
+			if err != nil {
+				return rr, err
+			}
+			k := k1.sub(k0)
+			rr.Kernel = &k
 		}
-		k := k1.sub(k0)
-		rr.Kernel = &k
 	}
 	if dt := total1 - total0; dt > 0 {
 		rr.MachineBusy = float64(busy1-busy0) / float64(dt)

@@ -32,15 +32,25 @@ type tracerSummary struct {
 	Gaps                                              uint64
 	Lost                                              bool   // the kernel line has a LOST part
 	KernelLine                                        string // "kernel: ..." as printed
+
+	// The floor tracer's line (RunFloor): records read, ring drops.
+	FloorRecords, FloorDropped uint64
 }
 
 var (
 	reTraceLine = regexp.MustCompile(`trace: (\d+) connections, (\d+) exchanges paired, (\d+) unanswered, (\d+) unmatched responses, (\d+) decode errors`)
 	reGapLine   = regexp.MustCompile(`trace: (\d+) gaps`)
+	reFloorLine = regexp.MustCompile(`floor: (\d+) records read \(\d+ bytes\), (\d+) dropped on a full ring`)
 )
 
 func parseSummary(s string) (tracerSummary, bool) {
 	var out tracerSummary
+	if m := reFloorLine.FindStringSubmatch(s); m != nil {
+		out.FloorRecords, _ = strconv.ParseUint(m[1], 10, 64)
+		out.FloorDropped, _ = strconv.ParseUint(m[2], 10, 64)
+		out.Lost = out.FloorDropped > 0
+		return out, true
+	}
 	m := reTraceLine.FindStringSubmatch(s)
 	if m == nil {
 		return out, false

@@ -80,7 +80,12 @@ func fdinfoField(s, key string) (uint32, bool) {
 	return 0, false
 }
 
+// readCounters reads m; a nil m (the floor tracer has no such counters)
+// reads as zero.
 func readCounters(m *ebpf.Map) (KernelCounters, error) {
+	if m == nil {
+		return KernelCounters{}, nil
+	}
 	var per []bpf.CaptureStats
 	if err := m.Lookup(uint32(0), &per); err != nil {
 		return KernelCounters{}, fmt.Errorf("read the tracer's kernel counters: %w", err)

@@ -2,6 +2,7 @@ package tracebench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,4 +92,33 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig, stderr io.Writer) error 
 		return runErr
 	}
 	return werr
+}
+
+// TracerChild is `tracebench tracer-child ARGS`: the tracer process the
+// bench starts itself for the floor condition, and for the others with
+// -tracer replica. The bench's own tests run it from their TestMain.
+func TracerChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg ReplicaConfig
+	fs := flag.NewFlagSet("tracer-child", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Cgroup, "cgroup", "", "cgroup v2 directory")
+	port := fs.Uint("port", 8090, "server port")
+	mode := fs.String("mode", "header-only", "capture mode, or floor (RunFloor instead of the replica)")
+	fs.StringVar(&cfg.Sink, "sink", "json", "json or discard")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "CPU profile file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *port == 0 || *port > 65535 {
+		return fmt.Errorf("-port %d", *port)
+	}
+	if *mode == Floor {
+		return RunFloor(ctx, cfg.Cgroup, uint16(*port), stderr)
+	}
+	m, err := loader.ParseMode(*mode)
+	if err != nil {
+		return err
+	}
+	cfg.Mode, cfg.Port, cfg.Out = m, uint16(*port), stdout
+	return RunReplica(ctx, cfg, stderr)
 }

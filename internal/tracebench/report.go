@@ -137,7 +137,9 @@ func (r *Result) Rows() []Row {
 			if row.Runs == 0 {
 				continue
 			}
-			if tt := r.Tracers[c]; tt != nil && tt.Requests > 0 {
+			if tt := r.Tracers[c]; tt != nil && c == Floor {
+				row.Lost = tt.Summary.Lost
+			} else if tt != nil && tt.Requests > 0 {
 				row.Coverage = float64(tt.Summary.Pairs) / float64(tt.Requests)
 				row.Lost = tt.Summary.Lost
 				row.Gaps = tt.Summary.Gaps
@@ -203,8 +205,15 @@ func (r *Result) WriteTable(w io.Writer) error {
 			tracer += ", CPU profiles in " + cfg.ProfileDir
 		}
 	}
+	if slices.Contains(cfg.Conditions, Floor) {
+		tracer += "; floor: bpf/floor.c (one fixed 160-byte record per packet with payload, no frame tracking, no decoding), its ring drained by a tracebench child"
+	}
 	if cfg.NoTrace {
 		tracer = "NONE (A/A test)"
+	}
+	layout := "shared: server, load generator and tracer on every CPU (a tracer's CPU is taken from a saturated workload)"
+	if cfg.Layout == Split {
+		layout = "split: the tracer alone on the last CPU, server and load generator on the others (the capture programs still run on the server's CPUs)"
 	}
 	fmt.Fprintf(w, "tracebench: kernel %s, %d rounds, one server per condition, runs interleaved (order permuted each round), %s - %s (%.0fs)\n",
 		r.Kernel, r.RoundsDone, r.Start.Format("15:04:05"), r.End.Format("15:04:05"), r.End.Sub(r.Start).Seconds())
@@ -212,6 +221,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "produce: %d conns x %d batches x %d msgs x %d B; small: %d conns x %d requests (Ping, GetStream, GetTopic, Store/GetConsumerOffset)\n",
 		cfg.ProduceConns, cfg.ProduceBatches, cfg.BatchSize, cfg.MsgSize, cfg.SmallConns, cfg.SmallRequests)
 	fmt.Fprintf(w, "tracer: %s\n", tracer)
+	fmt.Fprintf(w, "CPU layout: %s\n", layout)
 	if r.StatsVia != "" {
 		fmt.Fprintf(w, "BPF run-time stats: %s; on for every condition\n", r.StatsVia)
 	}
@@ -251,14 +261,23 @@ func (r *Result) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	floorNs, _ := r.ModeNsPerRun(Floor)
 	for _, mode := range cfg.Conditions {
 		if mode == Untraced || cfg.NoTrace {
 			continue
 		}
 		ns, runs := r.ModeNsPerRun(mode)
 		line := fmt.Sprintf("kernel ns per program run, %s (cgroup_skb, all runs pooled, %d runs): %.0f ns", mode, runs, ns)
+		if mode == Floor {
+			line += "  (the yardstick: no per-packet capture costs less on this kernel)"
+		} else if floorNs > 0 {
+			line += fmt.Sprintf(" = %.2fx the floor", ns/floorNs)
+		}
 		if g, ok := NsPerRunGoal[mode]; ok {
 			line += fmt.Sprintf("  goal < %.0f ns: %s", g, verdict(runs > 0 && ns < g))
+			if floorNs >= g {
+				line += fmt.Sprintf(" (the floor itself is %.0f ns)", floorNs)
+			}
 		}
 		fmt.Fprintln(w, line)
 		byName := map[string]ProgDelta{}
@@ -317,9 +336,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 				inRuns += run.TracerCPUNs
 			}
 		}
-		notes = append(notes, fmt.Sprintf("tracer %s: %.2fs CPU loading its programs, %.2fs in the measured runs, %.2fs elsewhere (warm-up, idle polling, exit); paired %d exchanges for %d workload requests%s",
+		what := fmt.Sprintf("paired %d exchanges for %d workload requests", tt.Summary.Pairs, tt.Requests)
+		if mode == Floor {
+			what = fmt.Sprintf("read %d records for %d workload requests", tt.Summary.FloorRecords, tt.Requests)
+		}
+		notes = append(notes, fmt.Sprintf("tracer %s: %.2fs CPU loading its programs, %.2fs in the measured runs, %.2fs elsewhere (warm-up, idle polling, exit); %s%s",
 			mode, float64(tt.LoadCPUNs)/1e9, float64(inRuns)/1e9, float64(tt.TotalCPUNs-tt.LoadCPUNs-inRuns)/1e9,
-			tt.Summary.Pairs, tt.Requests, map[bool]string{true: ", RECORDS LOST", false: ", nothing lost"}[tt.Summary.Lost]))
+			what, map[bool]string{true: ", RECORDS LOST", false: ", nothing lost"}[tt.Summary.Lost]))
 	}
 	if cfg.NoTrace {
 		notes = append(notes, "A/A TEST: no tracer was attached; every ratio is noise (and any difference between the server processes)")

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -140,6 +144,18 @@ func iggytraceBin(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// The bench starts its floor tracer as `SELF tracer-child ...`; in
+	// these tests SELF is the test binary.
+	if len(os.Args) > 1 && os.Args[1] == "tracer-child" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		err := TracerChild(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tracer-child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
@@ -206,19 +222,24 @@ func TestTracerCPUAccounting(t *testing.T) {
 }
 
 // TestRunSmoke runs the whole bench on a tiny load: every figure present,
-// every request seen by both tracers, nothing lost.
+// every request seen by every tracer, nothing lost, in the split CPU layout.
 func TestRunSmoke(t *testing.T) {
 	bin := iggytraceBin(t)
 	cfg := DefaultConfig()
 	cfg.Iggytrace = bin
+	var err error
+	if cfg.Self, err = os.Executable(); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Rounds = 2
 	cfg.ProduceBatches, cfg.SmallRequests = 5, 50
 	cfg.Warmup = false
+	cfg.Layout = Split
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		requireKernel(t, err)
 	}
-	if len(res.Runs) != 2*2*3 || res.RoundsDone != 2 {
+	if len(res.Runs) != 2*2*4 || res.RoundsDone != 2 {
 		t.Fatalf("%d runs, %d rounds", len(res.Runs), res.RoundsDone)
 	}
 	for _, row := range res.Rows() {
@@ -231,6 +252,15 @@ func TestRunSmoke(t *testing.T) {
 		if row.BPFNsPerRun <= 0 || row.BPFRunsPerReq < 1 || row.TracerCPUPer100k <= 0 {
 			t.Errorf("%s %s: kernel or tracer figures missing: %+v", row.Workload, row.Condition, row)
 		}
+		if row.Condition == Floor {
+			// Every request and every response carries payload: at
+			// least one floor record each.
+			tt := res.Tracers[Floor]
+			if tt.Summary.FloorRecords < 2*tt.Requests || row.Lost {
+				t.Errorf("floor: %d records for %d requests, lost %v", tt.Summary.FloorRecords, tt.Requests, row.Lost)
+			}
+			continue
+		}
 		if row.Coverage < 1 || row.Lost || row.DropRuns > 0 {
 			t.Errorf("%s %s: coverage %v, lost %v, drops in %d runs", row.Workload, row.Condition, row.Coverage, row.Lost, row.DropRuns)
 		}
@@ -240,6 +270,33 @@ func TestRunSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + sb.String())
+}
+
+// TestPinProcess pins a real child process and reads its affinity back from
+// the kernel, for every thread.
+func TestPinProcess(t *testing.T) {
+	l, err := splitCPUs()
+	if err != nil {
+		t.Skip(err) // one CPU: no split layout to test
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := pinProcess(cmd.Process.Pid, l.tracer); err != nil {
+		t.Fatal(err)
+	}
+	var got unix.CPUSet
+	if err := unix.SchedGetaffinity(cmd.Process.Pid, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != l.tracer || got.Count() != 1 || !got.IsSet(l.tracerCPU) {
+		t.Errorf("affinity after pinning to CPU %d: %v", l.tracerCPU, got)
+	}
+	if l.work.IsSet(l.tracerCPU) || l.work.Count() == 0 {
+		t.Errorf("split layout: work CPUs %v include the tracer's CPU %d or are empty", l.work, l.tracerCPU)
+	}
 }
 
 func TestTaskState(t *testing.T) {

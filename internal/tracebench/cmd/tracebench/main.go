@@ -20,12 +20,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/iggytrace/iggytrace/internal/tracebench"
-	"github.com/iggytrace/iggytrace/loader"
 )
 
 func main() {
@@ -33,7 +31,7 @@ func main() {
 	defer stop()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "tracer-child" {
-		err = tracerChild(ctx, os.Args[2:])
+		err = tracebench.TracerChild(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else {
 		err = bench(ctx, os.Args[1:])
 	}
@@ -55,7 +53,8 @@ func bench(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.MaxTime, "max-time", cfg.MaxTime, "stop after the round that would pass this much time (0: run every round)")
 	fs.BoolVar(&cfg.NoTrace, "no-trace", false, "A/A test: same servers and runs, no tracer attached; the ratios show the noise floor")
 	workloads := fs.String("workloads", strings.Join(cfg.Workloads, ","), "workloads: produce, small")
-	conds := fs.String("conditions", strings.Join(cfg.Conditions, ","), "conditions: untraced, header-only, full")
+	conds := fs.String("conditions", strings.Join(cfg.Conditions, ","), "conditions: untraced, floor (bpf/floor.c, the cheapest capture: a yardstick), header-only, full")
+	layouts := fs.String("layout", tracebench.Shared+","+tracebench.Split, "CPU layouts, one whole bench each: shared (everything on every CPU), split (the tracer alone on the last CPU, server and load generator on the others)")
 	fs.IntVar(&cfg.ProduceConns, "produce-conns", cfg.ProduceConns, "produce: connections")
 	fs.IntVar(&cfg.ProduceBatches, "produce-batches", cfg.ProduceBatches, "produce: batches per connection")
 	fs.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "produce: messages per batch")
@@ -89,47 +88,46 @@ func bench(ctx context.Context, args []string) error {
 	// login.
 	log.SetOutput(io.Discard)
 
-	res, err := tracebench.Run(ctx, cfg)
-	if res != nil && *jsonOut != "" {
-		if jerr := writeJSON(*jsonOut, res); jerr != nil && err == nil {
-			err = jerr
+	var results []*tracebench.Result
+	for i, l := range strings.Split(*layouts, ",") {
+		cfg.Layout = l
+		res, err := tracebench.Run(ctx, cfg)
+		if res != nil {
+			results = append(results, res)
+		}
+		if err == nil {
+			if i > 0 {
+				fmt.Println()
+			}
+			err = res.WriteTable(os.Stdout)
+		}
+		if err != nil {
+			if jerr := writeJSON(*jsonOut, results); jerr != nil {
+				fmt.Fprintln(os.Stderr, "tracebench:", jerr)
+			}
+			return err
 		}
 	}
-	if err != nil {
-		return err
-	}
-	return res.WriteTable(os.Stdout)
+	return writeJSON(*jsonOut, results)
 }
 
-func writeJSON(path string, res *tracebench.Result) error {
-	b, err := json.MarshalIndent(struct {
+// writeJSON writes every run and summary row of each layout's bench, as an
+// array in the order of -layout ("" path: nothing).
+func writeJSON(path string, results []*tracebench.Result) error {
+	if path == "" {
+		return nil
+	}
+	type layoutResult struct {
 		*tracebench.Result
 		Rows []tracebench.Row
-	}{res, res.Rows()}, "", "  ")
+	}
+	var out []layoutResult
+	for _, r := range results {
+		out = append(out, layoutResult{r, r.Rows()})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func tracerChild(ctx context.Context, args []string) error {
-	var cfg tracebench.ReplicaConfig
-	fs := flag.NewFlagSet("tracer-child", flag.ContinueOnError)
-	fs.StringVar(&cfg.Cgroup, "cgroup", "", "cgroup v2 directory")
-	port := fs.Uint("port", 8090, "server port")
-	mode := fs.String("mode", "header-only", "capture mode")
-	fs.StringVar(&cfg.Sink, "sink", "json", "json or discard")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "CPU profile file")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	m, err := loader.ParseMode(*mode)
-	if err != nil {
-		return err
-	}
-	if *port == 0 || *port > 65535 {
-		return fmt.Errorf("-port %s", strconv.Itoa(int(*port)))
-	}
-	cfg.Mode, cfg.Port, cfg.Out = m, uint16(*port), os.Stdout
-	return tracebench.RunReplica(ctx, cfg, os.Stderr)
 }
