@@ -1,6 +1,16 @@
 // Package tracebench measures what tracing costs the Iggy server, side by
 // side in one run: the server-side Go SDK workload (internal/workload) with
-// no tracer, with the tracer in header-only mode and with it in full mode.
+// no tracer, with the tracer in header-only mode and with it in full mode,
+// and with bpf/floor.c, the cheapest per-packet capture there can be, as a
+// yardstick for the kernel's share (condition "floor").
+//
+// # CPU layouts
+//
+// Shared puts every process on every CPU: on a machine the workload
+// saturates, the tracer's CPU is then taken from the workload. Split gives
+// the tracer process the last CPU alone and the server and load generator
+// the others, as on a node where the tracer has a CPU budget of its own; the
+// capture programs still run in the server's packet path, on its CPUs.
 //
 // # Design: separate processes, each figure from its own source
 //
