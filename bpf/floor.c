@@ -2,7 +2,7 @@
 
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The cheapest packet capture there can be, as a yardstick for capture.c:
+ * A minimal per-packet capture, as a yardstick for capture.c:
  * what a cgroup_skb program costs on this kernel when it does only what any
  * capture of the server's TCP payload must do per packet, and nothing of
  * what makes iggytrace's records useful.

@@ -3,7 +3,7 @@
 # in one run. The real Go SDK workload (producers sending batches of 100
 # 1 KiB messages; a small-command mix) runs against iggytrace's test server,
 # one server per condition, each in a cgroup of its own: untraced, traced by
-# bpf/floor.c (the cheapest capture there can be: a yardstick), traced by
+# bpf/floor.c (a minimal per-packet capture: a yardstick), traced by
 # `iggytrace trace --mode header-only -o json > /dev/null`, and traced in
 # full mode. Runs are interleaved, many short rounds, order permuted; medians
 # reported. Prints, per workload and mode, the throughput kept (goal: 97%

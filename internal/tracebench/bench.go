@@ -1,7 +1,7 @@
 // Package tracebench measures what tracing costs the Iggy server, side by
 // side in one run: the server-side Go SDK workload (internal/workload) with
 // no tracer, with the tracer in header-only mode and with it in full mode,
-// and with bpf/floor.c, the cheapest per-packet capture there can be, as a
+// and with bpf/floor.c, a minimal per-packet capture, as a
 // yardstick for the kernel's share (condition "floor").
 //
 // # CPU layouts
@@ -87,7 +87,7 @@ const (
 	Untraced   = "untraced"
 	HeaderOnly = "header-only"
 	Full       = "full"
-	// Floor traces with bpf/floor.c, the cheapest capture there can be (see
+	// Floor traces with bpf/floor.c, a minimal per-packet capture (see
 	// RunFloor): the yardstick for what any per-packet capture costs here.
 	Floor = "floor"
 )

@@ -17,12 +17,13 @@ import (
 	"github.com/iggytrace/iggytrace/loader"
 )
 
-// RunFloor is the tracer of the "floor" condition: bpf/floor.c, the cheapest
-// capture there can be (one fixed record per packet with payload, no frame
+// RunFloor is the tracer of the "floor" condition: bpf/floor.c, a minimal
+// per-packet capture (one fixed record per packet with payload, no frame
 // tracking), attached to the bench cgroup, with a reader that drains the
 // ring and counts what it read, no decoding. Its kernel ns per run is the
-// yardstick for capture.c's: no per-packet capture on this kernel can cost
-// less. It prints a "tracing" line once attached and a summary when ctx ends.
+// yardstick for capture.c's: what doing only what any capture of the
+// payload must do costs on this kernel. It prints a "tracing" line once
+// attached and a summary when ctx ends.
 func RunFloor(ctx context.Context, cgroup string, port uint16, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	spec, err := bpf.LoadFloor()

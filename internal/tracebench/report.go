@@ -269,7 +269,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 		ns, runs := r.ModeNsPerRun(mode)
 		line := fmt.Sprintf("kernel ns per program run, %s (cgroup_skb, all runs pooled, %d runs): %.0f ns", mode, runs, ns)
 		if mode == Floor {
-			line += "  (the yardstick: no per-packet capture costs less on this kernel)"
+			line += "  (the yardstick: a minimal per-packet capture, bpf/floor.c)"
 		} else if floorNs > 0 {
 			line += fmt.Sprintf(" = %.2fx the floor", ns/floorNs)
 		}
