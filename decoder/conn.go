@@ -474,7 +474,7 @@ func (c *conn) onRequest(f *framing.Frame) {
 	ev, room := newEvent(nreq + nresp)
 	if known {
 		c.rec.Values = room.target(nreq)
-		err = c.dec.Request(code, f.Payload, partial, &c.rec)
+		err = c.dec.Request(code, f.Payload, int(f.Length), &c.rec)
 		hreq.note(len(f.Payload), len(c.rec.Values))
 	}
 	*ev = Event{
@@ -618,7 +618,7 @@ func (c *conn) respond(f *framing.Frame) {
 		ev.NotFound = f.Length == 0 && ev.cmd.EmptyIsNotFound
 		_, hresp := c.t.hints.get(ev.Code)
 		c.rec.Values = p.room.target(hresp.estimate(len(f.Payload)))
-		if err := c.dec.Response(ev.Code, f.Payload, partial, &c.rec); err != nil {
+		if err := c.dec.Response(ev.Code, f.Payload, int(f.Length), &c.rec); err != nil {
 			ev.Flags |= FlagDecodeError
 			if ev.Error != "" {
 				ev.Error += "; "

@@ -35,14 +35,14 @@ func BenchmarkDecodeSendMessages(b *testing.B) {
 			p := sendBatch(100, 1024, bc.headers)
 			d := NewDecoder(bc.opts)
 			var rec Record
-			if err := d.Request(101, p, false, &rec); err != nil {
+			if err := d.Request(101, p, len(p), &rec); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(len(p)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				d.Request(101, p, false, &rec)
+				d.Request(101, p, len(p), &rec)
 			}
 		})
 	}
@@ -59,7 +59,7 @@ func BenchmarkDecodePollMessages(b *testing.B) {
 	b.SetBytes(int64(len(p)))
 	b.ReportAllocs()
 	for b.Loop() {
-		d.Response(100, p, false, &rec)
+		d.Response(100, p, len(p), &rec)
 	}
 }
 
@@ -84,10 +84,10 @@ func BenchmarkDecodeSmall(b *testing.B) {
 				dec = d.Response
 			}
 			var rec Record
-			dec(bc.code, p, false, &rec)
+			dec(bc.code, p, len(p), &rec)
 			b.ReportAllocs()
 			for b.Loop() {
-				dec(bc.code, p, false, &rec)
+				dec(bc.code, p, len(p), &rec)
 			}
 		})
 	}

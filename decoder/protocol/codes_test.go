@@ -24,7 +24,7 @@ func TestAllCodesAllVersions(t *testing.T) {
 				if dir == dirResponse {
 					dec = d.Response
 				}
-				if err := dec(c.Code, payload, false, &rec); err != nil {
+				if err := dec(c.Code, payload, len(payload), &rec); err != nil {
 					t.Errorf("%v %d %s dir %d: %v", v, c.Code, c.Name, dir, err)
 					continue
 				}
@@ -35,13 +35,13 @@ func TestAllCodesAllVersions(t *testing.T) {
 					t.Errorf("%v %d dir %d: no values", v, c.Code, dir)
 				}
 				for n := 0; n < len(payload); n++ {
-					if err := dec(c.Code, payload[:n], true, &rec); err != nil {
+					if err := dec(c.Code, payload[:n], len(payload), &rec); err != nil {
 						t.Errorf("%v %d dir %d: prefix %d partial: %v", v, c.Code, dir, n, err)
 					}
 					if err := checkBalanced(rec.Values); err != nil {
 						t.Errorf("%v %d dir %d: prefix %d: %v", v, c.Code, dir, n, err)
 					}
-					err := dec(c.Code, payload[:n], false, &rec)
+					err := dec(c.Code, payload[:n], n, &rec)
 					var de *DecodeError
 					if err != nil && !errors.As(err, &de) {
 						t.Errorf("%v %d dir %d: prefix %d: error %T", v, c.Code, dir, n, err)
@@ -61,7 +61,7 @@ func TestAllCodesAllVersions(t *testing.T) {
 func TestUnknownCode(t *testing.T) {
 	d := NewDecoder(Options{})
 	var rec Record
-	err := d.Request(999, []byte{1, 2}, false, &rec)
+	err := d.Request(999, []byte{1, 2}, 2, &rec)
 	var uc UnknownCommandError
 	if !errors.As(err, &uc) || uc.Code != 999 || err.Error() != "unknown command code 999" {
 		t.Errorf("err = %v", err)
@@ -75,7 +75,7 @@ func TestEmptyNotFound(t *testing.T) {
 	d := NewDecoder(Options{Version: V08})
 	var rec Record
 	for _, c := range Commands() {
-		err := d.Response(c.Code, nil, false, &rec)
+		err := d.Response(c.Code, nil, 0, &rec)
 		if c.EmptyIsNotFound || len(c.Response) == 0 {
 			if err != nil || len(rec.Values) != 0 {
 				t.Errorf("%d: empty response: %v, %d values", c.Code, err, len(rec.Values))
@@ -83,10 +83,10 @@ func TestEmptyNotFound(t *testing.T) {
 		}
 	}
 	// Lists to the end of the payload decode an empty payload as an empty list.
-	if err := d.Response(201, nil, false, &rec); err != nil || len(rec.Values) != 2 {
+	if err := d.Response(201, nil, 0, &rec); err != nil || len(rec.Values) != 2 {
 		t.Errorf("GetStreams empty: %v %v", err, rec.Values)
 	}
-	if err := d.Response(10, nil, false, &rec); err == nil {
+	if err := d.Response(10, nil, 0, &rec); err == nil {
 		t.Error("empty Stats decoded")
 	}
 }

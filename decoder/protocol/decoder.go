@@ -45,17 +45,19 @@ func (d *Decoder) Version() (v Version, detected bool) {
 }
 
 // Request decodes a request payload of command code into rec (which it
-// resets first). With partial, payload is only a captured prefix: decoding
-// stops without an error where it ends. On an error, rec holds what decoded
+// resets first). wire is the payload's length on the wire: when it exceeds
+// len(payload), payload is only a captured prefix, decoding stops without
+// an error where it ends, and a field that runs to the end of the payload
+// still reports its length on the wire. On an error, rec holds what decoded
 // before it, well bracketed.
-func (d *Decoder) Request(code Code, payload []byte, partial bool, rec *Record) error {
-	return d.decode(code, dirRequest, payload, partial, rec)
+func (d *Decoder) Request(code Code, payload []byte, wire int, rec *Record) error {
+	return d.decode(code, dirRequest, payload, wire, rec)
 }
 
 // Response decodes an OK response payload of command code; see Request. An
 // empty payload of a command with EmptyIsNotFound decodes to no Values.
-func (d *Decoder) Response(code Code, payload []byte, partial bool, rec *Record) error {
-	return d.decode(code, dirResponse, payload, partial, rec)
+func (d *Decoder) Response(code Code, payload []byte, wire int, rec *Record) error {
+	return d.decode(code, dirResponse, payload, wire, rec)
 }
 
 // ValidRequest tells whether payload is a complete, well-formed request of
@@ -68,7 +70,7 @@ func (d *Decoder) ValidRequest(code Code, payload []byte) bool {
 		return false
 	}
 	for _, p := range cmd.plans[dirRequest].variants {
-		if p.versions&d.set != 0 && d.run(p, payload, false, true, &d.scratch) == nil {
+		if p.versions&d.set != 0 && d.run(p, payload, len(payload), true, &d.scratch) == nil {
 			return true
 		}
 	}
@@ -81,8 +83,9 @@ func (d *Decoder) ValidRequest(code Code, payload []byte) bool {
 // every version never set it.
 func (d *Decoder) Assumed() bool { return d.assumed }
 
-func (d *Decoder) decode(code Code, dir int, payload []byte, partial bool, rec *Record) error {
+func (d *Decoder) decode(code Code, dir int, payload []byte, wire int, rec *Record) error {
 	rec.Reset()
+	wire = max(wire, len(payload))
 	d.assumed = false
 	cmd, ok := Lookup(code)
 	if !ok {
@@ -95,9 +98,9 @@ func (d *Decoder) decode(code Code, dir int, payload []byte, partial bool, rec *
 	p, ambiguous := dp.choose(d.set)
 	var err error
 	if ambiguous {
-		err = d.detect(dp, payload, partial, rec)
+		err = d.detect(dp, payload, wire, rec)
 	} else {
-		err = d.run(p, payload, partial, false, rec)
+		err = d.run(p, payload, wire, false, rec)
 	}
 	if h := d.st.hint; h != VersionUnknown && d.opts.Version == VersionUnknown && d.set.has(h) {
 		d.set = 1 << h
@@ -113,13 +116,13 @@ func (d *Decoder) decode(code Code, dir int, payload []byte, partial bool, rec *
 // to the versions whose plans decode it (cleanly, if any plan does), and
 // decodes with the newest of those. A payload no plan decodes teaches
 // nothing; it is decoded with the newest candidate to report the error.
-func (d *Decoder) detect(dp *dirPlans, payload []byte, partial bool, rec *Record) error {
+func (d *Decoder) detect(dp *dirPlans, payload []byte, wire int, rec *Record) error {
 	var clean, soft versionSet
 	for _, p := range dp.variants {
 		if p.versions&d.set == 0 {
 			continue
 		}
-		if d.run(p, payload, partial, false, &d.scratch) != nil {
+		if d.run(p, payload, wire, false, &d.scratch) != nil {
 			continue
 		}
 		if d.st.soft > 0 {
@@ -135,11 +138,11 @@ func (d *Decoder) detect(dp *dirPlans, payload []byte, partial bool, rec *Record
 	if good &= d.set; good != 0 {
 		d.set = good
 	}
-	return d.run(dp.byVersion[d.set.newest()], payload, partial, false, rec)
+	return d.run(dp.byVersion[d.set.newest()], payload, wire, false, rec)
 }
 
-func (d *Decoder) run(p *plan, payload []byte, partial, strict bool, rec *Record) error {
+func (d *Decoder) run(p *plan, payload []byte, wire int, strict bool, rec *Record) error {
 	rec.Reset()
-	d.st = state{b: payload, rec: rec, partial: partial, strict: strict, payloads: d.opts.Payloads}
+	d.st = state{b: payload, wire: wire, rec: rec, partial: wire > len(payload), strict: strict, payloads: d.opts.Payloads}
 	return d.st.decode(p)
 }

@@ -34,13 +34,17 @@ func FuzzDecode(f *testing.F) {
 		}
 		d := NewDecoder(Options{Version: v, Payloads: mode&8 != 0})
 		partial, resp := mode&16 != 0, mode&32 != 0
+		wire := len(payload)
+		if partial {
+			wire += 1 + int(mode>>6) // a prefix of a longer payload
+		}
 		var rec Record
 		var err error
 		for range 2 { // the second time with what detection learnt
 			if resp {
-				err = d.Response(c.Code, payload, partial, &rec)
+				err = d.Response(c.Code, payload, wire, &rec)
 			} else {
-				err = d.Request(c.Code, payload, partial, &rec)
+				err = d.Request(c.Code, payload, wire, &rec)
 			}
 			if err != nil && err.Error() == "" {
 				t.Fatal("empty error text")
@@ -55,7 +59,7 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		if d.ValidRequest(c.Code, payload) && !resp {
-			if err := NewDecoder(Options{Version: v}).Request(c.Code, payload, false, &rec); err != nil && v != VersionUnknown {
+			if err := NewDecoder(Options{Version: v}).Request(c.Code, payload, len(payload), &rec); err != nil && v != VersionUnknown {
 				t.Fatalf("%d: valid request does not decode: %v", c.Code, err)
 			}
 		}

@@ -12,8 +12,10 @@ type state struct {
 	b   []byte
 	off int
 	rec *Record
-	// partial: b is only a captured prefix; running out of bytes ends the
-	// decode without an error.
+	// wire is the payload's length on the wire, len(b) or more.
+	wire int
+	// partial: b is only a captured prefix (wire > len(b)); running out of
+	// bytes ends the decode without an error.
 	partial bool
 	// strict: reject what a lenient display would accept (invalid UTF-8,
 	// impossible flags), for ValidRequest.
@@ -252,7 +254,8 @@ func (s *state) exec(o *op) error {
 	case opPartitioning:
 		return s.partitioning(o)
 	case opRest:
-		v := Value{Name: o.name, Num: uint64(len(b)), Kind: KindBytes}
+		// The length on the wire, also when only a prefix was captured.
+		v := Value{Name: o.name, Num: uint64(s.wire - s.off), Kind: KindBytes}
 		if s.payloads {
 			v.Str = s.rec.str(b)
 		}

@@ -35,11 +35,15 @@ func TestRedaction(t *testing.T) {
 			var rec Record
 			for n := 0; n <= len(c.payload); n++ {
 				for _, partial := range []bool{false, true} {
+					wire := n
+					if partial {
+						wire = len(c.payload) + 1
+					}
 					var err error
 					if c.resp {
-						err = d.Response(c.code, c.payload[:n], partial, &rec)
+						err = d.Response(c.code, c.payload[:n], wire, &rec)
 					} else {
-						err = d.Request(c.code, c.payload[:n], partial, &rec)
+						err = d.Request(c.code, c.payload[:n], wire, &rec)
 					}
 					where := c.name + " prefix " + strconv.Itoa(n)
 					if n == len(c.payload) && err != nil {

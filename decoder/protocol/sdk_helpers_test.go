@@ -183,9 +183,9 @@ func sameCodes(cs []workload.Call, ex []wireExchange) bool {
 	return true
 }
 
-func decodeWith(f func(protocol.Code, []byte, bool, *protocol.Record) error, code protocol.Code, payload []byte) *decoded {
+func decodeWith(f func(protocol.Code, []byte, int, *protocol.Record) error, code protocol.Code, payload []byte) *decoded {
 	var rec protocol.Record
-	err := f(code, payload, false, &rec)
+	err := f(code, payload, len(payload), &rec)
 	vals := rec.Clone() // re-points rec.Summary at the clone
 	return &decoded{payload: payload, vals: vals, sum: rec.Summary, err: err, flat: flatten(vals)}
 }

@@ -125,7 +125,7 @@ func TestVectorGoSendMessagesRequest(t *testing.T) {
 
 	// With payloads, the bytes and typed header values appear.
 	var full Record
-	if err := NewDecoder(Options{Version: V08, Payloads: true}).Request(101, payload, false, &full); err != nil {
+	if err := NewDecoder(Options{Version: V08, Payloads: true}).Request(101, payload, len(payload), &full); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, full.Values, map[string]string{
@@ -250,7 +250,7 @@ func TestVectorGoIdentifiers(t *testing.T) {
 func assertInvalid(t *testing.T, code Code, p []byte, reason string) {
 	t.Helper()
 	var rec Record
-	err := NewDecoder(Options{Version: V08}).Request(code, p, false, &rec)
+	err := NewDecoder(Options{Version: V08}).Request(code, p, len(p), &rec)
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Kind != ErrInvalid || de.Reason != reason {
 		t.Errorf("% x: err = %v, want %q", p, err, reason)
@@ -393,7 +393,7 @@ func TestVectorGoStats(t *testing.T) {
 	p := build([5]string{"h", "o", "s", "t", "v"}, 0).bytes()
 	copy(p[len(p)-24:], []byte{0xff, 0xff, 0xff, 0xff})
 	var r Record
-	err := NewDecoder(Options{Version: V08}).Response(10, p, false, &r)
+	err := NewDecoder(Options{Version: V08}).Response(10, p, len(p), &r)
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Kind != ErrShort {
 		t.Errorf("malicious cache count: %v", err)
@@ -401,7 +401,7 @@ func TestVectorGoStats(t *testing.T) {
 
 	// TestUnmarshalBinary_truncatedFixedFields and _truncatedAfterStrings.
 	for _, p := range [][]byte{make([]byte, 10), p[:len(p)-24]} {
-		if err := NewDecoder(Options{Version: V08}).Response(10, p, false, &r); !errors.As(err, &de) || de.Kind != ErrShort {
+		if err := NewDecoder(Options{Version: V08}).Response(10, p, len(p), &r); !errors.As(err, &de) || de.Kind != ErrShort {
 			t.Errorf("truncated stats (%d bytes): %v", len(p), err)
 		}
 	}
@@ -543,7 +543,7 @@ func TestVectorRustUserHeaders(t *testing.T) {
 		t.Helper()
 		var rec Record
 		p := polledMessages(V08, 1, 0, msg{payload: []byte("x"), headers: blob})
-		if err := NewDecoder(Options{Version: V08, Payloads: true}).Response(100, p, false, &rec); err != nil {
+		if err := NewDecoder(Options{Version: V08, Payloads: true}).Response(100, p, len(p), &rec); err != nil {
 			t.Fatal(err)
 		}
 		if err := checkBalanced(rec.Values); err != nil {
@@ -604,7 +604,7 @@ func TestVectorMessageHeader(t *testing.T) {
 	p := polledMessages(V08, 0, 2, m)
 	p[16+56] = 1
 	var r Record
-	err := NewDecoder(Options{Version: V08}).Response(100, p, false, &r)
+	err := NewDecoder(Options{Version: V08}).Response(100, p, len(p), &r)
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Field != "reserved" {
 		t.Errorf("non-zero reserved: %v", err)

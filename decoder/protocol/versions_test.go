@@ -87,9 +87,9 @@ func TestVersionDetection(t *testing.T) {
 		for _, x := range conversation(v) {
 			var err1, err2 error
 			if x.resp {
-				err1, err2 = d.Response(x.code, x.payload, false, &a), fixed.Response(x.code, x.payload, false, &b)
+				err1, err2 = d.Response(x.code, x.payload, len(x.payload), &a), fixed.Response(x.code, x.payload, len(x.payload), &b)
 			} else {
-				err1, err2 = d.Request(x.code, x.payload, false, &a), fixed.Request(x.code, x.payload, false, &b)
+				err1, err2 = d.Request(x.code, x.payload, len(x.payload), &a), fixed.Request(x.code, x.payload, len(x.payload), &b)
 			}
 			if err1 != nil || err2 != nil {
 				t.Fatalf("%v %d resp=%v: detected %v, fixed %v", v, x.code, x.resp, err1, err2)
@@ -143,9 +143,9 @@ func TestVersionEvidence(t *testing.T) {
 		for i, s := range steps {
 			var err error
 			if s.resp {
-				err = d.Response(s.code, s.p, false, &rec)
+				err = d.Response(s.code, s.p, len(s.p), &rec)
 			} else {
-				err = d.Request(s.code, s.p, false, &rec)
+				err = d.Request(s.code, s.p, len(s.p), &rec)
 			}
 			if err != nil {
 				t.Errorf("%s step %d: %v", name, i, err)
@@ -162,7 +162,7 @@ func TestVersionEvidence(t *testing.T) {
 func TestVersionDetectionRobust(t *testing.T) {
 	d := NewDecoder(Options{})
 	var rec Record
-	if err := d.Request(100, []byte{1, 2, 3}, false, &rec); err == nil {
+	if err := d.Request(100, []byte{1, 2, 3}, 3, &rec); err == nil {
 		t.Error("garbage poll request decoded")
 	}
 	if _, det := d.Version(); det || d.set != allVersions {
@@ -171,7 +171,7 @@ func TestVersionDetectionRobust(t *testing.T) {
 	// The first 120 bytes of a 0.6 SendMessages: the index and most of the
 	// first header are in, which is enough to rule out the 64-byte header.
 	p := samples(V06)[101][0]
-	if err := d.Request(101, p[:120], true, &rec); err != nil {
+	if err := d.Request(101, p[:120], len(p), &rec); err != nil {
 		t.Fatal(err)
 	}
 	if d.set != 1<<V05|1<<V06 {
@@ -200,7 +200,7 @@ func TestVersionDetectionUserHeaders(t *testing.T) {
 	first := 16 + len(record(V07, sampleMsgs(V07)[0]))
 	d := NewDecoder(Options{})
 	var rec Record
-	if err := d.Response(100, p[:first+10], true, &rec); err != nil {
+	if err := d.Response(100, p[:first+10], len(p), &rec); err != nil {
 		t.Fatal(err)
 	}
 	if d.set != 1<<V07|1<<V08 {
