@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"math"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/iggytrace/iggytrace/decoder/protocol"
@@ -141,11 +140,14 @@ func appendUUID(b []byte, v *protocol.Value) []byte {
 	return append(b, h[20:32]...)
 }
 
+// appendMicros writes a wire timestamp (µs since the epoch) like the
+// event's own time, with all six fractional digits: one format for every
+// time on a line, and a batch's timestamps line up.
 func appendMicros(b []byte, us uint64) []byte {
 	if us > math.MaxInt64/1000 {
 		return strconv.AppendUint(b, us, 10)
 	}
-	return time.UnixMicro(int64(us)).UTC().AppendFormat(b, time.RFC3339Nano)
+	return appendTime(b, int64(us)*1000)
 }
 
 const hexDigits = "0123456789abcdef"
