@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 
 	"github.com/iggytrace/iggytrace/decoder"
@@ -118,6 +119,9 @@ func TracerChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	m, err := loader.ParseMode(*mode)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400) // as cmd/iggytrace does, so that profiles show its GC
 	}
 	cfg.Mode, cfg.Port, cfg.Out = m, uint16(*port), stdout
 	return RunReplica(ctx, cfg, stderr)
