@@ -152,12 +152,31 @@ func appendMicros(b []byte, us uint64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes a JSON string holds as they are: printable ASCII
+// but for the quote and the backslash. Read-only.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString quotes s as a JSON string. Invalid UTF-8 becomes U+FFFD so
 // that every line stays valid JSON whatever bytes a client sent.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Field names and most values are plain ASCII: one table lookup per
+	// byte finds that, and they are copied whole.
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -14,8 +14,10 @@ func TestAppendTime(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	cases := []int64{0, 1, 999, 1_000, 1_767_225_599_999_999_999, -1}
 	for range 10000 {
-		cases = append(cases, r.Int64N(math.MaxInt64)) // up to 2262, the end of int64 nanoseconds
+		cases = append(cases, r.Int64N(math.MaxInt64))  // up to 2262, the end of int64 nanoseconds
+		cases = append(cases, -r.Int64N(math.MaxInt64)) // back to 1677
 	}
+	cases = append(cases, math.MinInt64, math.MaxInt64, 951_782_400e9, 4_107_542_400e9-1) // 2000-02-29, 2100-02-28T23:59:59.999999999
 	for _, ns := range cases {
 		want := time.Unix(0, ns).UTC().AppendFormat(nil, "2006-01-02T15:04:05.000000Z07:00")
 		if got := appendTime(nil, ns); string(got) != string(want) {
