@@ -1,8 +1,8 @@
 // Package tracebench measures what tracing costs the Iggy server, side by
 // side in one run: the server-side Go SDK workload (internal/workload) with
 // no tracer, with the tracer in header-only mode and with it in full mode,
-// and with bpf/floor.c, a minimal per-packet capture, as a
-// yardstick for the kernel's share (condition "floor").
+// and with bpf/floor.c, a minimal per-packet capture, as a yardstick for
+// the kernel's share (condition "floor").
 //
 // # CPU layouts
 //
