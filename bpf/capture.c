@@ -31,6 +31,7 @@
  * every record the ring had no room for, with the payload bytes it covered.
  */
 #include "vmlinux.h"
+#include "wire.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -45,7 +46,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FRAME_HDR 8	 /* classic Iggy frame header */
 #define MAX_FRAME_LIMIT (1U << 30) /* keeps sequence arithmetic well inside 2^31 */
 
-#define IPPROTO_TCP 6
 #define IPV6_HOPOPTS 0
 #define IPV6_ROUTING 43
 #define IPV6_FRAGMENT 44
@@ -237,41 +237,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } nest_depth SEC(".maps");
-
-/* Minimal wire headers; only the fields read are named. */
-struct ipv4h {
-	__u8 ver_ihl;
-	__u8 tos;
-	__be16 tot_len;
-	__be16 id;
-	__be16 frag_off;
-	__u8 ttl;
-	__u8 protocol;
-	__be16 check;
-	__u8 saddr[4];
-	__u8 daddr[4];
-};
-
-struct ipv6h {
-	__be32 ver_tc_flow;
-	__be16 payload_len;
-	__u8 nexthdr;
-	__u8 hop_limit;
-	__u8 saddr[16];
-	__u8 daddr[16];
-};
-
-struct tcph {
-	__be16 sport;
-	__be16 dport;
-	__be32 seq;
-	__be32 ack;
-	__u8 doff_res;
-	__u8 flags;
-	__be16 window;
-	__be16 check;
-	__be16 urg;
-};
 
 /* One packet being processed, on the program's stack. */
 struct pkt {

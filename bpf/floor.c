@@ -18,6 +18,7 @@
  * "floor"); iggytrace itself never does.
  */
 #include "vmlinux.h"
+#include "wire.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -51,37 +52,26 @@ struct {
 	__type(value, __u64);
 } floor_drops SEC(".maps");
 
-struct tcph {
-	__be16 sport;
-	__be16 dport;
-	__be32 seq;
-	__be32 ack;
-	__u8 doff_res;
-	__u8 flags;
-	__be16 window;
-	__be16 check;
-	__be16 urg;
-};
-
 static __always_inline int floor_capture(struct __sk_buff *skb, __u8 dir)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
+	struct ipv4h *v4 = data;
+	struct ipv6h *v6 = data;
 	struct floor_rec *r;
 	struct tcph *th;
 	__u32 l4off, plen, n;
-	__u8 *ip = data;
 
-	if (data + 40 > end)
+	if (data + sizeof(*v6) > end)
 		return 1;
-	if ((ip[0] >> 4) == 4) {
-		if (ip[9] != 6)
+	if ((v4->ver_ihl >> 4) == 4) {
+		if (v4->protocol != IPPROTO_TCP)
 			return 1;
-		l4off = (ip[0] & 0xf) * 4;
-	} else if ((ip[0] >> 4) == 6) {
-		if (ip[6] != 6)
+		l4off = (v4->ver_ihl & 0xf) * 4;
+	} else if ((v4->ver_ihl >> 4) == 6) {
+		if (v6->nexthdr != IPPROTO_TCP)
 			return 1;
-		l4off = 40;
+		l4off = sizeof(*v6);
 	} else {
 		return 1;
 	}
