@@ -37,14 +37,24 @@ func TestWriteAllocs(t *testing.T) {
 	for _, ev := range evs {
 		sink.Write(ev)
 	}
-	allocs := testing.AllocsPerRun(20, func() {
-		for _, ev := range evs {
-			sink.Write(ev)
+	// AllocsPerRun counts the whole process's allocations, so the sink's
+	// worker converting a queued event at the same time counts too. Write's
+	// own allocations would show in every measurement; the worker's only
+	// when the scheduler runs it inside the window. So: the fewest of a few
+	// measurements must be zero.
+	var allocs []float64
+	for range 5 {
+		n := testing.AllocsPerRun(20, func() {
+			for _, ev := range evs {
+				sink.Write(ev)
+			}
+		})
+		if n == 0 {
+			return
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per %d Writes", allocs, len(evs))
+		allocs = append(allocs, n)
 	}
+	t.Errorf("allocations per %d Writes, 5 measurements: %v", len(evs), allocs)
 }
 
 func BenchmarkWrite(b *testing.B) {
