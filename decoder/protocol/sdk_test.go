@@ -238,6 +238,28 @@ func respView(t *testing.T, e *sdkExchange) (view, bool) {
 	return e.resp.view(t, e.String()+" response"), true
 }
 
+// listOf decodes each element of v's list name with from.
+func listOf[T any](v view, name string, from func(view) T) []T {
+	var out []T
+	for i := range v.count(name) {
+		out = append(out, from(v.at(fmt.Sprintf("%s[%d]", name, i))))
+	}
+	return out
+}
+
+// respList checks a response that is the list name, against the SDK's
+// []T result; such responses have no summary.
+func respList[T any](t *testing.T, e *sdkExchange, name string, from func(view) T) {
+	t.Helper()
+	r, ok := respView(t, e)
+	if !ok {
+		return
+	}
+	want, _ := result[[]T](t, e)
+	sameAs(t, r.what, listOf(r, name, from), want)
+	respSum(t, e, protocol.Summary{})
+}
+
 // idString is how a Summary shows an identifier from Args.
 func idString(a any) string { return fmt.Sprint(a) }
 
@@ -721,17 +743,7 @@ func checkGetClient(t *testing.T, _ *sdkRun, e *sdkExchange) {
 func checkGetClients(t *testing.T, _ *sdkRun, e *sdkExchange) {
 	e.req.none(t, e.String()+" request")
 	reqSum(t, e, protocol.Summary{})
-	v, ok := respView(t, e)
-	if !ok {
-		return
-	}
-	want, _ := result[[]iggcon.ClientInfo](t, e)
-	var got []iggcon.ClientInfo
-	for i := range v.count("clients") {
-		got = append(got, clientFrom(v.at(fmt.Sprintf("clients[%d]", i))))
-	}
-	sameAs(t, v.what, got, want)
-	respSum(t, e, protocol.Summary{})
+	respList(t, e, "clients", clientFrom)
 }
 
 func checkGetUser(t *testing.T, _ *sdkRun, e *sdkExchange) {
@@ -756,17 +768,7 @@ func checkGetUser(t *testing.T, _ *sdkRun, e *sdkExchange) {
 func checkGetUsers(t *testing.T, _ *sdkRun, e *sdkExchange) {
 	e.req.none(t, e.String()+" request")
 	reqSum(t, e, protocol.Summary{})
-	v, ok := respView(t, e)
-	if !ok {
-		return
-	}
-	want, _ := result[[]iggcon.UserInfo](t, e)
-	var got []iggcon.UserInfo
-	for i := range v.count("users") {
-		got = append(got, userFrom(v.at(fmt.Sprintf("users[%d]", i))))
-	}
-	sameAs(t, v.what, got, want)
-	respSum(t, e, protocol.Summary{})
+	respList(t, e, "users", userFrom)
 }
 
 // redacted asserts that a secret field decoded as KindRedacted and that the
@@ -1274,17 +1276,7 @@ func checkGetStream(t *testing.T, _ *sdkRun, e *sdkExchange) {
 func checkGetStreams(t *testing.T, _ *sdkRun, e *sdkExchange) {
 	e.req.none(t, e.String()+" request")
 	reqSum(t, e, protocol.Summary{})
-	v, ok := respView(t, e)
-	if !ok {
-		return
-	}
-	want, _ := result[[]iggcon.Stream](t, e)
-	var got []iggcon.Stream
-	for i := range v.count("streams") {
-		got = append(got, streamFrom(v.at(fmt.Sprintf("streams[%d]", i))))
-	}
-	sameAs(t, v.what, got, want)
-	respSum(t, e, protocol.Summary{})
+	respList(t, e, "streams", streamFrom)
 }
 
 func checkCreateStream(t *testing.T, _ *sdkRun, e *sdkExchange) {
@@ -1383,17 +1375,7 @@ func checkGetTopics(t *testing.T, _ *sdkRun, e *sdkExchange) {
 	v := reqView(t, e)
 	identEq(t, v, "stream_id", e.call.Args["stream"])
 	reqSum(t, e, protocol.Summary{Stream: idString(e.call.Args["stream"])})
-	r, ok := respView(t, e)
-	if !ok {
-		return
-	}
-	want, _ := result[[]iggcon.Topic](t, e)
-	var got []iggcon.Topic
-	for i := range r.count("topics") {
-		got = append(got, topicFrom(r.at(fmt.Sprintf("topics[%d]", i))))
-	}
-	sameAs(t, r.what, got, want)
-	respSum(t, e, protocol.Summary{})
+	respList(t, e, "topics", topicFrom)
 }
 
 // checkStreamTopic: DeleteTopic and PurgeTopic name a topic and answer
@@ -1495,17 +1477,7 @@ func checkGetGroups(t *testing.T, _ *sdkRun, e *sdkExchange) {
 	identEq(t, v, "stream_id", stream)
 	identEq(t, v, "topic_id", topic)
 	reqSum(t, e, protocol.Summary{Stream: idString(stream), Topic: idString(topic)})
-	r, ok := respView(t, e)
-	if !ok {
-		return
-	}
-	want, _ := result[[]iggcon.ConsumerGroup](t, e)
-	var got []iggcon.ConsumerGroup
-	for i := range r.count("consumer_groups") {
-		got = append(got, groupFrom(r.at(fmt.Sprintf("consumer_groups[%d]", i))))
-	}
-	sameAs(t, r.what, got, want)
-	respSum(t, e, protocol.Summary{})
+	respList(t, e, "consumer_groups", groupFrom)
 }
 
 func checkCreateGroup(t *testing.T, _ *sdkRun, e *sdkExchange) {
