@@ -2,13 +2,13 @@ package audit_test
 
 import (
 	"flag"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/audit"
+	"github.com/iggytrace/iggytrace/internal/docsection"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated sections of the docs")
@@ -51,24 +51,5 @@ func TestDocs(t *testing.T) {
 			t.Errorf("%s: audited %v, Admin %v, Auth %v", c.Name, ok, c.Admin, c.Auth)
 		}
 	}
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(doc)
-	i, j := strings.Index(text, cmdBegin), strings.Index(text, cmdEnd)
-	if i < 0 || j < i {
-		t.Fatalf("%s: no generated command section", docPath)
-	}
-	fresh := text[:i+len(cmdBegin)] + "\n" + commandTable() + text[j:]
-	if fresh == text {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(docPath, []byte(fresh), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("%s: the command list is out of date; run go test ./export/audit -run TestDocs -update", docPath)
+	docsection.Check(t, docPath, cmdBegin, cmdEnd, commandTable(), *update, "go test ./export/audit -run TestDocs -update")
 }

@@ -2,12 +2,12 @@ package filter_test
 
 import (
 	"flag"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/filter"
+	"github.com/iggytrace/iggytrace/internal/docsection"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated sections of the docs")
@@ -45,24 +45,5 @@ func TestDocs(t *testing.T) {
 	if got, want := len(filter.GroupNames()), len(protocol.Groups())+2; got != want {
 		t.Fatalf("GroupNames: %d, want %d", got, want)
 	}
-	doc, err := os.ReadFile(docPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(doc)
-	i, j := strings.Index(text, groupBegin), strings.Index(text, groupEnd)
-	if i < 0 || j < i {
-		t.Fatalf("%s: no generated group section", docPath)
-	}
-	fresh := text[:i+len(groupBegin)] + "\n" + groupTable() + text[j:]
-	if fresh == text {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(docPath, []byte(fresh), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("%s: the group table is out of date; run go test ./export/filter -run TestDocs -update", docPath)
+	docsection.Check(t, docPath, groupBegin, groupEnd, groupTable(), *update, "go test ./export/filter -run TestDocs -update")
 }
