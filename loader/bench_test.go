@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 // BenchmarkRing measures what capture costs, per mode and workload, with a
@@ -59,7 +60,7 @@ func benchExchange(b *testing.B, capture bool, mode Mode, reqLen, respLen int) {
 		tr, err = Open(context.Background(), Config{CgroupPath: srv.cgroup, Ports: []uint16{srv.port}, Mode: mode,
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
-			requireKernel(b, err)
+			citest.Need(b, err)
 		}
 		defer tr.Close()
 		var seen uint64
@@ -104,7 +105,7 @@ func benchExchange(b *testing.B, capture bool, mode Mode, reqLen, respLen int) {
 	if capture {
 		stats, err = ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 		if err != nil {
-			requireKernel(b, fmt.Errorf("enable BPF run-time stats: %w", err))
+			citest.Need(b, fmt.Errorf("enable BPF run-time stats: %w", err))
 		}
 		defer stats.Close()
 		before = progStats(b, tr)
@@ -187,7 +188,7 @@ func BenchmarkProgram(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			tr, err := newTracer(Config{Mode: tc.mode, RingSize: 1 << 28, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
-				requireKernel(b, err)
+				citest.Need(b, err)
 			}
 			defer tr.Close()
 			prog := tr.objs.Ingress
@@ -216,7 +217,7 @@ func BenchmarkProgram(b *testing.B) {
 			}
 			stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 			if err != nil {
-				requireKernel(b, err)
+				citest.Need(b, err)
 			}
 			defer stats.Close()
 			before, err := prog.Stats()

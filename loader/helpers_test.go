@@ -2,23 +2,12 @@ package loader
 
 import (
 	"log/slog"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
-
-// requireKernel fails the test in CI (CI=true), where the kernel is known to
-// allow BPF, and skips it elsewhere, giving the reason.
-func requireKernel(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("kernel capability needed in CI: %v", err)
-	}
-	t.Skipf("skipped, the kernel does not allow it here: %v", err)
-}
 
 type testWriter struct{ t testing.TB }
 

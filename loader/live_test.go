@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 const serverEnv = "IGGYTRACE_TEST_SERVER"
@@ -107,11 +108,11 @@ func startChildServer(t testing.TB) *childServer {
 	t.Helper()
 	root, err := CgroupV2Root()
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	dir := filepath.Join(root, fmt.Sprintf("iggytrace-test-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		requireKernel(t, fmt.Errorf("create cgroup: %w", err))
+		citest.Need(t, fmt.Errorf("create cgroup: %w", err))
 	}
 	t.Cleanup(func() {
 		// The cgroup can be removed once its last process has been reaped.
@@ -146,7 +147,7 @@ func startChildServer(t testing.TB) *childServer {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		requireKernel(t, fmt.Errorf("start server in cgroup: %w", err))
+		citest.Need(t, fmt.Errorf("start server in cgroup: %w", err))
 	}
 	t.Cleanup(func() {
 		stdin.Close() // the server exits
@@ -404,11 +405,11 @@ func TestLive(t *testing.T) {
 				MetaBudget: budget, Logger: testLogger(t),
 			})
 			if err != nil {
-				requireKernel(t, err)
+				citest.Need(t, err)
 			}
 			defer tr.Close()
 			if !tr.StateEvents() {
-				requireKernel(t, errors.New("no connection events (tp_btf)"))
+				citest.Need(t, errors.New("no connection events (tp_btf)"))
 			}
 			col := &collector{}
 			stop := startRun(t, tr, col)
@@ -482,7 +483,7 @@ func TestLiveRootOnce(t *testing.T) {
 
 	tr, err := Open(context.Background(), Config{Ports: []uint16{port}, Mode: Full, Logger: testLogger(t)})
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	defer tr.Close()
 	col := &collector{}
@@ -566,7 +567,7 @@ func TestLiveRingFull(t *testing.T) {
 		RingSize: 64 << 10, PollInterval: 50 * time.Millisecond, Logger: testLogger(t),
 	})
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	defer tr.Close()
 	col := &collector{}

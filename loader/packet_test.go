@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 // tcpPacket describes a synthetic packet for BPF_PROG_TEST_RUN.
@@ -108,7 +109,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	tr, err := newTracer(cfg)
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	t.Cleanup(func() {
 		if err := tr.Close(); err != nil {

@@ -3,6 +3,8 @@ package loader
 import (
 	"strings"
 	"testing"
+
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 func TestProbe(t *testing.T) {
@@ -13,7 +15,7 @@ func TestProbe(t *testing.T) {
 	}
 	t.Logf("\n%s", b.String())
 	if err := r.CanCapture(); err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	for _, typ := range []string{ProgCgroupSKB, ProgTCX, ProgTPBTF, ProgKprobe, ProgFentry} {
 		p := r.Program(typ)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/iggytrace/iggytrace/bpf"
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 // The hand decoder's offsets must match the structs bpf2go generated from
@@ -244,7 +245,7 @@ func TestCgroupPaths(t *testing.T) {
 func TestCgroupOfSelf(t *testing.T) {
 	root, err := CgroupV2Root()
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	p, err := CgroupOfPID(os.Getpid())
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/stdout"
 	"github.com/iggytrace/iggytrace/internal/childserver"
+	"github.com/iggytrace/iggytrace/internal/citest"
 	"github.com/iggytrace/iggytrace/internal/workload"
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -55,16 +56,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// requireBPF fails the test in CI (CI=true), where the kernel is known to
-// allow BPF, and skips it elsewhere, giving the reason.
-func requireBPF(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("kernel capability needed in CI: %v", err)
-	}
-	t.Skipf("skipped, the kernel does not allow it here: %v", err)
-}
-
 var cgroupSeq atomic.Int64
 
 // newCgroup creates a fresh cgroup v2 directory, removed when the test ends
@@ -72,15 +63,15 @@ var cgroupSeq atomic.Int64
 func newCgroup(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		requireBPF(t, errors.New("not root: creating a cgroup and loading BPF programs need root"))
+		citest.Need(t, errors.New("not root: creating a cgroup and loading BPF programs need root"))
 	}
 	root, err := loader.CgroupV2Root()
 	if err != nil {
-		requireBPF(t, err)
+		citest.Need(t, err)
 	}
 	dir := filepath.Join(root, fmt.Sprintf("iggytrace-e2e-%d-%d", os.Getpid(), cgroupSeq.Add(1)))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		requireBPF(t, fmt.Errorf("create cgroup: %w", err))
+		citest.Need(t, fmt.Errorf("create cgroup: %w", err))
 	}
 	t.Cleanup(func() {
 		for i := 0; ; i++ {
@@ -115,7 +106,7 @@ func startTestServer(t *testing.T, dir string, ioUring bool) (addr string, port 
 	case err != nil && strings.Contains(err.Error(), "did not start"):
 		t.Fatal(err) // the server itself failed, not the kernel
 	case err != nil:
-		requireBPF(t, err) // cgroup or clone3(CLONE_INTO_CGROUP)
+		citest.Need(t, err) // cgroup or clone3(CLONE_INTO_CGROUP)
 	}
 	t.Cleanup(srv.Stop)
 	_, p, _ := net.SplitHostPort(addr)
@@ -206,7 +197,7 @@ func startTrace(t *testing.T, lcfg loader.Config, pcapPath string) *liveTrace {
 	case lt.tr = <-ready:
 	case err := <-lt.done:
 		cancel()
-		requireBPF(t, fmt.Errorf("start tracing: %v", err))
+		citest.Need(t, fmt.Errorf("start tracing: %v", err))
 	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatal("the capture did not attach within 30s")

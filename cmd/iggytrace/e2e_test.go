@@ -38,6 +38,7 @@ import (
 	"github.com/iggytrace/iggytrace/decoder"
 	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/stdout"
+	"github.com/iggytrace/iggytrace/internal/citest"
 	"github.com/iggytrace/iggytrace/internal/workload"
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -642,10 +643,7 @@ func TestLiveWritePcap(t *testing.T) {
 
 			tshark, err := exec.LookPath("tshark")
 			if err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("tshark needed in CI: %v", err)
-				}
-				t.Skipf("tshark not installed: %v", err)
+				citest.Needf(t, "tshark not installed: %v", err)
 			}
 			cmd := exec.Command(tshark, "-r", path, "-n", "-T", "fields", "-E", "separator=,",
 				"-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.len")
@@ -737,7 +735,7 @@ func TestLiveSignals(t *testing.T) {
 					if !strings.Contains(errb.String(), "loader:") {
 						t.Fatal(err) // not a capture set-up failure
 					}
-					requireBPF(t, err)
+					citest.Need(t, err)
 				default:
 				}
 				if time.Now().After(deadline) {

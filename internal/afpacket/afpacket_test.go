@@ -14,6 +14,7 @@ import (
 	"github.com/iggytrace/iggytrace/export/pcapng"
 	"github.com/iggytrace/iggytrace/internal/afpacket"
 	"github.com/iggytrace/iggytrace/internal/afpacket/traffictest"
+	"github.com/iggytrace/iggytrace/internal/citest"
 	"github.com/iggytrace/iggytrace/loader/pcapfile"
 )
 
@@ -25,11 +26,7 @@ func requireRoot(t *testing.T) {
 		t.Skip("captures real traffic")
 	}
 	if os.Geteuid() != 0 {
-		msg := "AF_PACKET capture needs root (CAP_NET_RAW)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		citest.Needf(t, "AF_PACKET capture needs root (CAP_NET_RAW)")
 	}
 }
 

@@ -16,30 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iggytrace/iggytrace/internal/citest"
 	"github.com/iggytrace/iggytrace/internal/iouring"
 )
-
-// requireIOURing fails the test in CI (CI=true), where io_uring must be
-// usable, and skips it elsewhere when the kernel lacks it or forbids it
-// (ENOSYS, EPERM). Any other error is a bug and fails the test.
-func requireIOURing(t *testing.T) {
-	t.Helper()
-	if err := iouring.Supported(); err != nil {
-		if !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.EPERM) {
-			t.Fatalf("io_uring setup: %v", err)
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("io_uring needed in CI: %v", err)
-		}
-		t.Skipf("skipped, io_uring is not usable here: %v", err)
-	}
-}
 
 // newRing creates a ring closed at the end of the test, and checks then
 // that Close released its goroutines.
 func newRing(t *testing.T, maxInFlight int) *iouring.Ring {
 	t.Helper()
-	requireIOURing(t)
+	citest.NeedIOURing(t)
 	base := runtime.NumGoroutine()
 	r, err := iouring.NewRing(maxInFlight)
 	if err != nil {
@@ -344,7 +329,7 @@ func ringMappings(t *testing.T) int {
 // returns an error wrapping net.ErrClosed, Close returns promptly, and the
 // ring's descriptors, mappings and goroutines are gone afterwards.
 func TestCloseWhilePending(t *testing.T) {
-	requireIOURing(t)
+	citest.NeedIOURing(t)
 	// Make the Go runtime open its network poller's descriptors now, so
 	// that they are part of the baseline.
 	if warm, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {

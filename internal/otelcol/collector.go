@@ -36,6 +36,8 @@ import (
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 // Version is the Collector release the binary is built from.
@@ -96,12 +98,7 @@ type Collector struct {
 func Start(t testing.TB) *Collector {
 	t.Helper()
 	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v", err)
-		}
-		t.Skipf("%v", err)
-	}
+	citest.Need(t, err)
 
 	// The receiver the Collector's otlphttp exporter forwards to.
 	rcv := &receiver{}

@@ -3,7 +3,6 @@ package testserver_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,29 +12,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/iggytrace/iggytrace/internal/iouring"
+	"github.com/iggytrace/iggytrace/internal/citest"
 	"github.com/iggytrace/iggytrace/internal/testserver"
 	"github.com/iggytrace/iggytrace/internal/workload"
 )
-
-// requireIOURing fails the test in CI (CI=true) and skips it elsewhere when
-// the kernel lacks or forbids io_uring (ENOSYS, EPERM).
-func requireIOURing(t *testing.T) {
-	t.Helper()
-	if err := iouring.Supported(); err != nil {
-		if !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.EPERM) {
-			t.Fatalf("io_uring setup: %v", err)
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("io_uring needed in CI: %v", err)
-		}
-		t.Skipf("skipped, io_uring is not usable here: %v", err)
-	}
-}
 
 // callOutcome is what must not depend on the transport: which connection
 // made which call and the status it got.
@@ -71,7 +54,7 @@ func runFullAgainst(t *testing.T, start func(context.Context, testserver.Config,
 // transport and requires the same calls with the same statuses, in the
 // same order, as against the net.Listener transport.
 func TestIOUringFullWorkload(t *testing.T) {
-	requireIOURing(t)
+	citest.NeedIOURing(t)
 	want := runFullAgainst(t, testserver.Start)
 	got := runFullAgainst(t, testserver.StartIOUring)
 	if len(want) < 100 {
@@ -112,7 +95,7 @@ func waitGoroutines(t *testing.T, base int) {
 // listener, sends idle clients the Disconnected frame, closes them and
 // leaves no goroutine behind.
 func TestIOUringCloseSendsDisconnected(t *testing.T) {
-	requireIOURing(t)
+	citest.NeedIOURing(t)
 	base := runtime.NumGoroutine()
 	srv, addr, err := testserver.StartIOUring(context.Background(), testserver.Config{RootPassword: rootPassword}, "127.0.0.1:0")
 	if err != nil {
@@ -143,7 +126,7 @@ func TestIOUringCloseSendsDisconnected(t *testing.T) {
 // TestIOUringStop: stop ends the listener and its connections at once and
 // releases the ring; cancelling ctx stops the listener too.
 func TestIOUringStop(t *testing.T) {
-	requireIOURing(t)
+	citest.NeedIOURing(t)
 	base := runtime.NumGoroutine()
 	srv := testserver.New(testserver.Config{RootPassword: rootPassword})
 	addr, stop, err := testserver.ServeIOUring(context.Background(), srv, "127.0.0.1:0")
@@ -328,17 +311,13 @@ func TestIOUringNoSocketIO(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the workload twice under strace")
 	}
-	requireIOURing(t)
+	citest.NeedIOURing(t)
 	strace, err := exec.LookPath("strace")
 	if err == nil {
 		err = exec.Command(strace, "-f", "-qq", "-o", os.DevNull, "true").Run()
 	}
 	if err != nil {
-		msg := fmt.Sprintf("strace is not usable (apt-get install strace; ptrace allowed): %v", err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		citest.Needf(t, "strace is not usable (apt-get install strace; ptrace allowed): %v", err)
 	}
 
 	control, controlEnters := syscallCounts(t, strace, "net")

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/iggytrace/iggytrace/internal/citest"
 	"github.com/iggytrace/iggytrace/loader"
 )
 
@@ -163,16 +164,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireKernel fails in CI (CI=true), where BPF is known to work, and
-// skips elsewhere.
-func requireKernel(t *testing.T, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(err)
-	}
-	t.Skip(err)
-}
-
 // TestTracerCPUAccounting checks the method's CPU accounting on an idle
 // tracer: the CPU it uses between "attached" and its exit after SIGTERM
 // (schedstat at the start, wait4's rusage at the end) must be small, that
@@ -182,11 +173,11 @@ func TestTracerCPUAccounting(t *testing.T) {
 	bin := iggytraceBin(t)
 	root, err := loader.CgroupV2Root()
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	tr, err := startTracer(context.Background(), []string{bin, "trace", "--cgroup", root, "-p", "1", "-o", "json", "--log-level", "info"})
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	start, err := procCPU(tr.pid)
 	if err != nil {
@@ -237,7 +228,7 @@ func TestRunSmoke(t *testing.T) {
 	cfg.Layout = Split
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
-		requireKernel(t, err)
+		citest.Need(t, err)
 	}
 	if len(res.Runs) != 2*2*4 || res.RoundsDone != 2 {
 		t.Fatalf("%d runs, %d rounds", len(res.Runs), res.RoundsDone)

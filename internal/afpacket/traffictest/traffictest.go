@@ -12,13 +12,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/internal/citest"
 )
 
 // RequireTool returns the path of an external program, or skips the test
@@ -30,11 +30,7 @@ func RequireTool(t testing.TB, name string) string {
 	if err == nil {
 		return path
 	}
-	msg := fmt.Sprintf("%s not found: install Wireshark's command-line tools with scripts/install-deps.sh (apt-get install tshark)", name)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	citest.Needf(t, "%s not found: install Wireshark's command-line tools with scripts/install-deps.sh (apt-get install tshark)", name)
 	return ""
 }
 
