@@ -71,77 +71,61 @@ func auditLines(t testing.TB, b []byte) []audit.Record {
 func TestCollectorAudit(t *testing.T) {
 	segs := sessionSegments(t)
 	col := otelcol.Start(t)
-	for _, tc := range []struct {
-		protocol, endpoint string
-	}{
-		{otlp.ProtocolGRPC, "http://" + col.GRPCEndpoint},
-		{otlp.ProtocolHTTP, col.HTTPEndpoint},
-	} {
-		t.Run(strings.ReplaceAll(tc.protocol, "/", "_"), func(t *testing.T) {
-			before := col.Received()
-			logs := &logRecorder{}
-			sink, err := otlp.New(otlp.Config{
-				Endpoint:       tc.endpoint,
-				Protocol:       tc.protocol,
-				MetricInterval: time.Hour,
-				CloseTimeout:   20 * time.Second,
-				Logger:         slog.New(logs),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var trailOut bytes.Buffer
-			trail := audit.New(audit.Options{Writer: &trailOut, Handler: sink.Audit})
-			evs := feed(t, segs, sink, trail) // the CLI's order: OTLP, then audit
-			if err := trail.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := sink.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			lines := auditLines(t, trailOut.Bytes())
-			if len(lines) < 10 {
-				t.Fatalf("only %d audit records from the session", len(lines))
-			}
-			n := uint64(len(lines))
-			st := sink.Stats()
-			t.Logf("%d events, %d audit records; stats %+v", len(evs), n, st)
-			if st.AuditRecords != n || st.AuditExported != n || st.AuditDropped != 0 ||
-				st.LogsExported != uint64(len(evs))+n || st.Dropped() != 0 || st.ExportFailures != 0 {
-				t.Errorf("Stats = %+v, want %d audit and %d event log records exported, nothing dropped", st, n, len(evs))
-			}
-			if w := logs.count(slog.LevelWarn); w != 0 {
-				t.Errorf("%d warnings logged:\n%s", w, logs)
-			}
+	eachProtocol(t, col, otlp.Config{
+		MetricInterval: time.Hour,
+		CloseTimeout:   20 * time.Second,
+	}, func(t *testing.T, sink *otlp.Sink, logs *logRecorder, before otelcol.Received) {
+		var trailOut bytes.Buffer
+		trail := audit.New(audit.Options{Writer: &trailOut, Handler: sink.Audit})
+		evs := feed(t, segs, sink, trail) // the CLI's order: OTLP, then audit
+		if err := trail.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		lines := auditLines(t, trailOut.Bytes())
+		if len(lines) < 10 {
+			t.Fatalf("only %d audit records from the session", len(lines))
+		}
+		n := uint64(len(lines))
+		st := sink.Stats()
+		t.Logf("%d events, %d audit records; stats %+v", len(evs), n, st)
+		if st.AuditRecords != n || st.AuditExported != n || st.AuditDropped != 0 ||
+			st.LogsExported != uint64(len(evs))+n || st.Dropped() != 0 || st.ExportFailures != 0 {
+			t.Errorf("Stats = %+v, want %d audit and %d event log records exported, nothing dropped", st, n, len(evs))
+		}
+		if w := logs.count(slog.LevelWarn); w != 0 {
+			t.Errorf("%d warnings logged:\n%s", w, logs)
+		}
 
-			got := col.WaitFor(30*time.Second, func(r otelcol.Received) bool {
-				return len(r.LogRecords()) >= len(before.LogRecords())+len(evs)+len(lines)
-			})
-			rcv := otelcol.Received{Logs: got.Logs[len(before.Logs):], Raw: got.Raw[len(before.Raw):]}
-			var auditRecs, eventRecs []otelcol.LogRecord
-			for _, r := range rcv.LogRecords() {
-				switch r.Scope.Scope.GetName() {
-				case otlp.AuditScopeName:
-					auditRecs = append(auditRecs, r)
-				case otlp.ScopeName:
-					eventRecs = append(eventRecs, r)
-				default:
-					t.Errorf("log record of scope %q", r.Scope.Scope.GetName())
-				}
-			}
-			if len(eventRecs) != len(evs) {
-				t.Errorf("%d event log records, want %d", len(eventRecs), len(evs))
-			}
-			for _, r := range eventRecs {
-				if r.EventName == otlp.AuditEventName {
-					t.Errorf("event log record %q has the audit event name", r.Body.GetStringValue())
-				}
-			}
-			checkAuditLogs(t, lines, auditRecs)
-			checkNoSecrets(t, rcv.Raw)
-			checkAuditNoSecrets(t, evs, segs, auditRecs)
+		got := col.WaitFor(30*time.Second, func(r otelcol.Received) bool {
+			return len(r.LogRecords()) >= len(before.LogRecords())+len(evs)+len(lines)
 		})
-	}
+		rcv := otelcol.Received{Logs: got.Logs[len(before.Logs):], Raw: got.Raw[len(before.Raw):]}
+		var auditRecs, eventRecs []otelcol.LogRecord
+		for _, r := range rcv.LogRecords() {
+			switch r.Scope.Scope.GetName() {
+			case otlp.AuditScopeName:
+				auditRecs = append(auditRecs, r)
+			case otlp.ScopeName:
+				eventRecs = append(eventRecs, r)
+			default:
+				t.Errorf("log record of scope %q", r.Scope.Scope.GetName())
+			}
+		}
+		if len(eventRecs) != len(evs) {
+			t.Errorf("%d event log records, want %d", len(eventRecs), len(evs))
+		}
+		for _, r := range eventRecs {
+			if r.EventName == otlp.AuditEventName {
+				t.Errorf("event log record %q has the audit event name", r.Body.GetStringValue())
+			}
+		}
+		checkAuditLogs(t, lines, auditRecs)
+		checkNoSecrets(t, rcv.Raw)
+		checkAuditNoSecrets(t, evs, segs, auditRecs)
+	})
 }
 
 type auditKey struct {
@@ -429,69 +413,54 @@ func TestAuditLogsOff(t *testing.T) {
 func TestCollectorInvalidUTF8(t *testing.T) {
 	evs, _ := sessionEvents(t)
 	col := otelcol.Start(t)
-	for _, tc := range []struct {
-		protocol, endpoint string
-	}{
-		{otlp.ProtocolGRPC, "http://" + col.GRPCEndpoint},
-		{otlp.ProtocolHTTP, col.HTTPEndpoint},
-	} {
-		t.Run(strings.ReplaceAll(tc.protocol, "/", "_"), func(t *testing.T) {
-			before := col.Received()
-			logs := &logRecorder{}
-			sink, err := otlp.New(otlp.Config{
-				Endpoint: tc.endpoint, Protocol: tc.protocol,
-				MetricInterval: time.Hour, RetryMaxElapsed: -1, CloseTimeout: 20 * time.Second,
-				Logger: slog.New(logs),
-			})
-			if err != nil {
-				t.Fatal(err)
+	eachProtocol(t, col, otlp.Config{
+		MetricInterval: time.Hour, RetryMaxElapsed: -1, CloseTimeout: 20 * time.Second,
+	}, func(t *testing.T, sink *otlp.Sink, logs *logRecorder, before otelcol.Received) {
+		var bad decoder.Event
+		for _, ev := range evs {
+			if ev.Kind == decoder.EventPair && ev.Summary.Stream != "" {
+				bad = *ev
+				break
 			}
-			var bad decoder.Event
-			for _, ev := range evs {
-				if ev.Kind == decoder.EventPair && ev.Summary.Stream != "" {
-					bad = *ev
-					break
-				}
+		}
+		bad.Summary.Stream = "bad\xffstream"
+		bad.Summary.Username = "bad\xfe"
+		sink.Write(&bad)
+		sink.Audit(audit.Record{Time: time.Unix(1, 0), Action: audit.ActionLogin, Command: "LoginUser", Dotted: "user.login",
+			Code: 38, Conn: 99, Client: "127.0.0.1:1", Server: "127.0.0.1:2", User: "bad\xffuser", Outcome: "OK", Success: true})
+		for _, ev := range evs {
+			sink.Write(ev)
+		}
+		if err := sink.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		st := sink.Stats()
+		nExch := 1
+		for _, ev := range evs {
+			if isExchange(ev) {
+				nExch++
 			}
-			bad.Summary.Stream = "bad\xffstream"
-			bad.Summary.Username = "bad\xfe"
-			sink.Write(&bad)
-			sink.Audit(audit.Record{Time: time.Unix(1, 0), Action: audit.ActionLogin, Command: "LoginUser", Dotted: "user.login",
-				Code: 38, Conn: 99, Client: "127.0.0.1:1", Server: "127.0.0.1:2", User: "bad\xffuser", Outcome: "OK", Success: true})
-			for _, ev := range evs {
-				sink.Write(ev)
-			}
-			if err := sink.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			st := sink.Stats()
-			nExch := 1
-			for _, ev := range evs {
-				if isExchange(ev) {
-					nExch++
-				}
-			}
-			if st.ExportFailures != 0 || st.Dropped() != 0 || st.SpansExported != uint64(nExch) ||
-				st.LogsExported != uint64(len(evs)+2) || st.AuditExported != 1 {
-				t.Errorf("Stats = %+v\n%s", st, logs)
-			}
-			got := col.WaitFor(30*time.Second, func(r otelcol.Received) bool {
-				return len(r.Spans()) >= len(before.Spans())+nExch && len(r.LogRecords()) >= len(before.LogRecords())+len(evs)+2
-			})
-			var sawStream, sawUser bool
-			for _, s := range got.Spans()[len(before.Spans()):] {
-				sawStream = sawStream || attrMap(s.Attributes)["iggy.stream"] == "bad\uFFFDstream" && strings.Contains(s.Name, "bad\uFFFDstream")
-			}
-			for _, r := range got.LogRecords()[len(before.LogRecords()):] {
-				if r.Scope.Scope.GetName() == otlp.AuditScopeName {
-					sawUser = attrMap(r.Attributes)["iggy.audit.user"] == "bad\uFFFDuser" && strings.Contains(r.Body.GetStringValue(), "bad\uFFFDuser")
-				}
-			}
-			if !sawStream || !sawUser {
-				t.Errorf("the invalid names did not arrive as U+FFFD: stream %v, audit user %v", sawStream, sawUser)
-			}
+		}
+		if st.ExportFailures != 0 || st.Dropped() != 0 || st.SpansExported != uint64(nExch) ||
+			st.LogsExported != uint64(len(evs)+2) || st.AuditExported != 1 {
+			t.Errorf("Stats = %+v\n%s", st, logs)
+		}
+		got := col.WaitFor(30*time.Second, func(r otelcol.Received) bool {
+			return len(r.Spans()) >= len(before.Spans())+nExch && len(r.LogRecords()) >= len(before.LogRecords())+len(evs)+2
 		})
-	}
+		var sawStream, sawUser bool
+		for _, s := range got.Spans()[len(before.Spans()):] {
+			sawStream = sawStream || attrMap(s.Attributes)["iggy.stream"] == "bad\uFFFDstream" && strings.Contains(s.Name, "bad\uFFFDstream")
+		}
+		for _, r := range got.LogRecords()[len(before.LogRecords()):] {
+			if r.Scope.Scope.GetName() == otlp.AuditScopeName {
+				sawUser = attrMap(r.Attributes)["iggy.audit.user"] == "bad\uFFFDuser" && strings.Contains(r.Body.GetStringValue(), "bad\uFFFDuser")
+			}
+		}
+		if !sawStream || !sawUser {
+			t.Errorf("the invalid names did not arrive as U+FFFD: stream %v, audit user %v", sawStream, sawUser)
+		}
+	})
 }
 
 func sessionSegments(t testing.TB) []decoder.Segment { return sessiontest.Segments(t) }

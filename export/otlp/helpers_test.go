@@ -15,7 +15,9 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/export/otlp"
 
+	"github.com/iggytrace/iggytrace/internal/otelcol"
 	"github.com/iggytrace/iggytrace/internal/sessiontest"
 )
 
@@ -231,4 +233,30 @@ func timedWrites(t testing.TB, w interface{ Write(*decoder.Event) error }, evs [
 // selects left out, as a lossy capture would.
 func sessionEventsWithLoss(t testing.TB, drop func(seg *decoder.Segment) bool) ([]*decoder.Event, decoder.Stats) {
 	return sessiontest.Events(t, drop)
+}
+
+// eachProtocol runs fn once per OTLP protocol (gRPC, HTTP), in a subtest,
+// with a Sink to the real Collector col made from cfg (completed with the
+// endpoint, the protocol and a logger writing to logs) and what col had
+// received before.
+func eachProtocol(t *testing.T, col *otelcol.Collector, cfg otlp.Config,
+	fn func(t *testing.T, sink *otlp.Sink, logs *logRecorder, before otelcol.Received)) {
+	for _, tc := range []struct {
+		protocol, endpoint string
+	}{
+		{otlp.ProtocolGRPC, "http://" + col.GRPCEndpoint},
+		{otlp.ProtocolHTTP, col.HTTPEndpoint},
+	} {
+		t.Run(strings.ReplaceAll(tc.protocol, "/", "_"), func(t *testing.T) {
+			before := col.Received()
+			logs := &logRecorder{}
+			c := cfg
+			c.Endpoint, c.Protocol, c.Logger = tc.endpoint, tc.protocol, slog.New(logs)
+			sink, err := otlp.New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn(t, sink, logs, before)
+		})
+	}
 }

@@ -25,68 +25,52 @@ import (
 func TestCollector(t *testing.T) {
 	evs, tstats := lossySession(t)
 	col := otelcol.Start(t)
-	for _, tc := range []struct {
-		protocol, endpoint string
-	}{
-		{otlp.ProtocolGRPC, "http://" + col.GRPCEndpoint},
-		{otlp.ProtocolHTTP, col.HTTPEndpoint},
-	} {
-		t.Run(strings.ReplaceAll(tc.protocol, "/", "_"), func(t *testing.T) {
-			before := col.Received()
-			logs := &logRecorder{}
-			sink, err := otlp.New(otlp.Config{
-				Endpoint: tc.endpoint,
-				Protocol: tc.protocol,
-				// One metric export, at Close: the final values.
-				MetricInterval: time.Hour,
-				CloseTimeout:   20 * time.Second,
-				Logger:         slog.New(logs),
-			})
-			if err != nil {
-				t.Fatal(err)
+	eachProtocol(t, col, otlp.Config{
+		// One metric export, at Close: the final values.
+		MetricInterval: time.Hour,
+		CloseTimeout:   20 * time.Second,
+	}, func(t *testing.T, sink *otlp.Sink, logs *logRecorder, before otelcol.Received) {
+		t.Log(sink)
+		wt := timedWrites(t, sink, evs, 1)
+		if err := sink.Flush(); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if err := sink.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		nExch := 0
+		for _, ev := range evs {
+			if isExchange(ev) {
+				nExch++
 			}
-			t.Log(sink)
-			wt := timedWrites(t, sink, evs, 1)
-			if err := sink.Flush(); err != nil {
-				t.Fatalf("Flush: %v", err)
-			}
-			if err := sink.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			nExch := 0
-			for _, ev := range evs {
-				if isExchange(ev) {
-					nExch++
-				}
-			}
-			st := sink.Stats()
-			t.Logf("%d events, %d exchanges; stats %+v; %v", len(evs), nExch, st, wt)
-			if st.Events != uint64(len(evs)) || st.SpansExported != uint64(nExch) || st.LogsExported != uint64(len(evs)) ||
-				st.Dropped() != 0 || st.ExportFailures != 0 || st.MetricExportFailures != 0 || st.MetricExports == 0 {
-				t.Errorf("Stats = %+v, want %d events, %d spans and %d logs exported, nothing dropped", st, len(evs), nExch, len(evs))
-			}
-			if n := logs.count(slog.LevelWarn); n != 0 {
-				t.Errorf("%d warnings logged:\n%s", n, logs)
-			}
+		}
+		st := sink.Stats()
+		t.Logf("%d events, %d exchanges; stats %+v; %v", len(evs), nExch, st, wt)
+		if st.Events != uint64(len(evs)) || st.SpansExported != uint64(nExch) || st.LogsExported != uint64(len(evs)) ||
+			st.Dropped() != 0 || st.ExportFailures != 0 || st.MetricExportFailures != 0 || st.MetricExports == 0 {
+			t.Errorf("Stats = %+v, want %d events, %d spans and %d logs exported, nothing dropped", st, len(evs), nExch, len(evs))
+		}
+		if n := logs.count(slog.LevelWarn); n != 0 {
+			t.Errorf("%d warnings logged:\n%s", n, logs)
+		}
 
-			got := col.WaitFor(30*time.Second, func(r otelcol.Received) bool {
-				return len(r.Spans()) >= len(before.Spans())+nExch &&
-					len(r.LogRecords()) >= len(before.LogRecords())+len(evs) &&
-					len(r.Metrics) > len(before.Metrics)
-			})
-			// Only what this subtest sent.
-			rcv := otelcol.Received{
-				Traces:  got.Traces[len(before.Traces):],
-				Logs:    got.Logs[len(before.Logs):],
-				Metrics: got.Metrics[len(before.Metrics):],
-				Raw:     got.Raw[len(before.Raw):],
-			}
-			spanIDs := checkSpans(t, evs, rcv.Spans())
-			checkLogs(t, evs, rcv.LogRecords(), spanIDs)
-			checkMetrics(t, evs, tstats, rcv.LastMetrics())
-			checkNoSecrets(t, rcv.Raw)
+		got := col.WaitFor(30*time.Second, func(r otelcol.Received) bool {
+			return len(r.Spans()) >= len(before.Spans())+nExch &&
+				len(r.LogRecords()) >= len(before.LogRecords())+len(evs) &&
+				len(r.Metrics) > len(before.Metrics)
 		})
-	}
+		// Only what this subtest sent.
+		rcv := otelcol.Received{
+			Traces:  got.Traces[len(before.Traces):],
+			Logs:    got.Logs[len(before.Logs):],
+			Metrics: got.Metrics[len(before.Metrics):],
+			Raw:     got.Raw[len(before.Raw):],
+		}
+		spanIDs := checkSpans(t, evs, rcv.Spans())
+		checkLogs(t, evs, rcv.LogRecords(), spanIDs)
+		checkMetrics(t, evs, tstats, rcv.LastMetrics())
+		checkNoSecrets(t, rcv.Raw)
+	})
 }
 
 // evKey identifies an event across signals: connection and capture time.
