@@ -135,9 +135,9 @@ func (c *pipelineCheck) verify(tb testing.TB, s *benchdata.Stream, replays int) 
 // benchTracker runs the whole pipeline: Segment → reassembly → framing →
 // pairing → protocol decoding → Event, on connections opened once (the SYNs
 // and one warm-up replay are not measured).
-func benchTracker(b *testing.B, s *benchdata.Stream) {
+func benchTracker(b *testing.B, s *benchdata.Stream, cfg decoder.Config) {
 	chk := &pipelineCheck{}
-	tr := decoder.NewTracker(decoder.Config{}, chk.emit)
+	tr := decoder.NewTracker(cfg, chk.emit)
 	for _, sg := range s.Handshake() {
 		tr.Feed(&sg)
 	}
@@ -147,11 +147,24 @@ func benchTracker(b *testing.B, s *benchdata.Stream) {
 	b.Log(s.Describe())
 }
 
-// BenchmarkTrackerSendMessages: the full pipeline on the SendMessages-heavy stream.
-func BenchmarkTrackerSendMessages(b *testing.B) { benchTracker(b, stream(b, sendStream)) }
+// detail decodes every message of a batch (--messages).
+var detail = decoder.Config{Protocol: protocol.Options{Messages: true}}
+
+// BenchmarkTrackerSendMessages: the full pipeline on the SendMessages-heavy
+// stream, batches summarised (the default).
+func BenchmarkTrackerSendMessages(b *testing.B) {
+	benchTracker(b, stream(b, sendStream), decoder.Config{})
+}
+
+// BenchmarkTrackerSendMessagesDetail: the same with a Value per message.
+func BenchmarkTrackerSendMessagesDetail(b *testing.B) {
+	benchTracker(b, stream(b, sendStream), detail)
+}
 
 // BenchmarkTrackerSmallCommands: the full pipeline on the small-command stream.
-func BenchmarkTrackerSmallCommands(b *testing.B) { benchTracker(b, stream(b, smallStream)) }
+func BenchmarkTrackerSmallCommands(b *testing.B) {
+	benchTracker(b, stream(b, smallStream), decoder.Config{})
+}
 
 // pairer is the tracker's work without protocol decoding: per connection,
 // two reassembly streams feeding two framers, and requests paired with
@@ -266,8 +279,9 @@ func BenchmarkPairingOnlySmallCommands(b *testing.B) { benchPairing(b, stream(b,
 // same streams: once warm, reassembly, framing and pairing allocate nothing,
 // and the full pipeline allocates only the events it returns. A small
 // command's Event, its request's and response's Values and their strings
-// take one allocation (see newEvent in event.go); a SendMessages Event, whose
-// request decodes to a thousand Values, three: the Event, the Values, and
+// take one allocation (see newEvent in event.go), and so does a summarised
+// SendMessages Event; with a Value per message (--messages) its request
+// decodes to a thousand Values and takes three: the Event, the Values, and
 // the bytes of their strings (the stream and topic identifiers).
 func TestBenchAllocs(t *testing.T) {
 	if testing.Short() {
@@ -275,10 +289,12 @@ func TestBenchAllocs(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		s    func() (*benchdata.Stream, error)
+		cfg  decoder.Config
 		pair float64 // allocations per pair in the full pipeline
 	}{
-		{smallStream, 1},
-		{sendStream, 3},
+		{smallStream, decoder.Config{}, 1},
+		{sendStream, decoder.Config{}, 1},
+		{sendStream, detail, 3},
 	} {
 		s := stream(t, tc.s)
 		p := newPairer()
@@ -291,7 +307,7 @@ func TestBenchAllocs(t *testing.T) {
 		}
 
 		chk := &pipelineCheck{}
-		tr := decoder.NewTracker(decoder.Config{}, chk.emit)
+		tr := decoder.NewTracker(tc.cfg, chk.emit)
 		for _, sg := range s.Handshake() {
 			tr.Feed(&sg)
 		}
@@ -299,7 +315,7 @@ func TestBenchAllocs(t *testing.T) {
 		n := testing.AllocsPerRun(3, func() { replay(s, tr.Feed) })
 		chk.verify(t, s, 1+4)
 		if got := n / float64(s.Pairs); got != tc.pair {
-			t.Errorf("%s: full pipeline: %v allocations per pair, want %v", s.Name, got, tc.pair)
+			t.Errorf("%s (messages %v): full pipeline: %v allocations per pair, want %v", s.Name, tc.cfg.Protocol.Messages, got, tc.pair)
 		}
 	}
 }

@@ -39,6 +39,7 @@ CPU=${CPU:-1}
 
 ROWS=(
   "SendMessages-heavy, full pipeline|./decoder|BenchmarkTrackerSendMessages|MBps|1000"
+  "SendMessages-heavy, full pipeline, --messages|./decoder|BenchmarkTrackerSendMessagesDetail|MBps|1000"
   "small commands, full pipeline|./decoder|BenchmarkTrackerSmallCommands|fps|2000000"
   "SendMessages-heavy, reassembly+framing+pairing|./decoder|BenchmarkPairingOnlySendMessages|zero-allocs|0"
   "small commands, reassembly+framing+pairing|./decoder|BenchmarkPairingOnlySmallCommands|zero-allocs|0"

@@ -190,7 +190,10 @@ func startTrace(t *testing.T, lcfg loader.Config, pcapPath string) *liveTrace {
 	lt.cancel = cancel
 	ready := make(chan *loader.Tracer, 1)
 	go func() {
-		p := newPipelineWith(decoder.Config{}, lt.events)
+		// Every message of a batch decoded: the checks compare them with
+		// what the SDK sent and received (the summary-only default is
+		// checked against this decode in decoder/protocol).
+		p := newPipelineWith(decoder.Config{Protocol: protocol.Options{Messages: true}}, lt.events)
 		lt.done <- runTrace(ctx, lcfg, p, pcapPath, lt.stderr, func(tr *loader.Tracer) { ready <- tr })
 	}()
 	select {

@@ -633,7 +633,7 @@ func TestLiveWritePcap(t *testing.T) {
 				t.Fatal("no events")
 			}
 			port := s.events[0].Server.Port()
-			out, stderr := runCommand(t, "read", "--progress", "never", "-o", "json", "-p", strconv.Itoa(int(port)), path)
+			out, stderr := runCommand(t, "read", "--progress", "never", "-o", "json", "--messages", "-p", strconv.Itoa(int(port)), path)
 			live := jsonLines(s.events)
 			if out != live {
 				a, b := strings.Split(live, "\n"), strings.Split(out, "\n")

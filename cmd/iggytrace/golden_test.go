@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,13 +80,22 @@ func compareGolden(t *testing.T, name, got string) {
 }
 
 func TestGoldenSession(t *testing.T) {
-	for _, tc := range []struct{ format, file string }{
-		{"json", "session.jsonl"},
-		{"text", "session.txt"},
+	for _, tc := range []struct {
+		name, file string
+		flags      []string
+	}{
+		{"json", "session.jsonl", []string{"-o", "json"}},
+		{"text", "session.txt", []string{"-o", "text"}},
+		{"json-messages", "session.messages.jsonl", []string{"-o", "json", "--messages"}},
 	} {
-		t.Run(tc.format, func(t *testing.T) {
-			out, stderr := runCLI(t, "read", "--progress", "never", "-o", tc.format, sessionPcap)
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"read", "--progress", "never"}, tc.flags...)
+			out, stderr := runCLI(t, append(args, sessionPcap)...)
 			compareGolden(t, tc.file, out)
+			// Batches list their messages with --messages only.
+			if got, want := strings.Contains(out, `"messages":[{"checksum"`), slices.Contains(tc.flags, "--messages"); got != want {
+				t.Errorf("message lists in the output: %v, want %v", got, want)
+			}
 			// The summary states that everything was paired and decoded.
 			want := "3 connections, 123 exchanges paired, 0 unanswered, 0 unmatched responses, 0 decode errors"
 			if !strings.Contains(stderr, want) {
@@ -95,7 +105,7 @@ func TestGoldenSession(t *testing.T) {
 				t.Errorf("summary reports losses on a clean capture:\n%s", stderr)
 			}
 			// The embedded sample is the same capture: same output.
-			embedded, _ := runCLI(t, "read", "--progress", "never", "-o", tc.format)
+			embedded, _ := runCLI(t, args...)
 			if embedded != out {
 				t.Errorf("read of the embedded sample differs from read %s", sessionPcap)
 			}

@@ -20,6 +20,7 @@ type outputFlags struct {
 	ports    []uint
 	protocol string
 	payloads bool
+	messages bool
 	logLevel string
 	sinks    sinkFlags
 }
@@ -29,7 +30,8 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringVarP(&o.format, "output", "o", "text", "output format: text (one line per exchange) or json (JSON lines)")
 	f.UintSliceVarP(&o.ports, "port", "p", []uint{8090}, "Iggy server TCP port(s), comma-separated or repeated")
 	f.StringVar(&o.protocol, "protocol", "auto", "Iggy protocol version: auto, 0.5, 0.6, 0.7 or 0.8")
-	f.BoolVar(&o.payloads, "payloads", false, "include message payloads and user-header values in the output")
+	f.BoolVar(&o.messages, "messages", false, "list every message of a batch (id, offset, timestamps, lengths, user-header keys), not only its count and payload bytes")
+	f.BoolVar(&o.payloads, "payloads", false, "include message payloads and user-header values in the output (implies --messages)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	o.sinks.register(cmd)
 }
@@ -67,7 +69,7 @@ func (o *outputFlags) trackerConfig() (decoder.Config, error) {
 	if err != nil {
 		return decoder.Config{}, err
 	}
-	return decoder.Config{Protocol: protocol.Options{Version: v, Payloads: o.payloads}}, nil
+	return decoder.Config{Protocol: protocol.Options{Version: v, Messages: o.messages, Payloads: o.payloads}}, nil
 }
 
 func (o *outputFlags) writer(w io.Writer) (*stdout.Writer, error) {

@@ -31,8 +31,16 @@ type Group uint8
 type Options struct {
 	// Version fixes the protocol generation; VersionUnknown detects it.
 	Version Version
+	// Messages decodes each message of a batch (SendMessages requests,
+	// PollMessages responses) into Values of its own: id, offset,
+	// timestamps, lengths, user-header keys. Off by default: a batch is then
+	// validated and summarised (Summary.MessageCount, Summary.PayloadBytes)
+	// without a Value per message, which costs a fraction of the time and
+	// keeps a 100-message batch one short event instead of 30 KB of JSON.
+	Messages bool
 	// Payloads includes message payload bytes and user-header values in the
-	// decoded Values. Off by default: payloads are the users' data.
+	// decoded Values; it implies Messages. Off by default: payloads are the
+	// users' data.
 	Payloads bool
 }
 

@@ -18,6 +18,7 @@ type Decoder struct {
 // NewDecoder returns a Decoder for one connection.
 func NewDecoder(o Options) *Decoder {
 	d := &Decoder{opts: o, set: allVersions}
+	d.opts.Messages = o.Messages || o.Payloads
 	if o.Version > V08 {
 		d.opts.Version = VersionUnknown
 	}
@@ -143,6 +144,6 @@ func (d *Decoder) detect(dp *dirPlans, payload []byte, wire int, rec *Record) er
 
 func (d *Decoder) run(p *plan, payload []byte, wire int, strict bool, rec *Record) error {
 	rec.Reset()
-	d.st = state{b: payload, wire: wire, rec: rec, partial: wire > len(payload), strict: strict, payloads: d.opts.Payloads}
+	d.st = state{b: payload, wire: wire, rec: rec, partial: wire > len(payload), strict: strict, payloads: d.opts.Payloads, messages: d.opts.Messages}
 	return d.st.decode(p)
 }

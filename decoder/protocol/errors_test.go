@@ -43,7 +43,7 @@ func TestErrorMessages(t *testing.T) {
 // A partial payload decodes as far as it goes, with a filled Summary.
 func TestPartialSendMessages(t *testing.T) {
 	p := sendBatch(3, 100, true)
-	d := NewDecoder(Options{Version: V08})
+	d := NewDecoder(Options{Version: V08, Messages: true})
 	var rec Record
 	cut := len(p) - (64 + 100 + len(headersBlob(V08, hdr{2, "trace_id", 2, []byte("4bf92f3577b34da6")}, hdr{2, "attempt", 11, []byte{1, 0, 0, 0}}))) - 30
 	if err := d.Request(101, p[:cut], len(p), &rec); err != nil {

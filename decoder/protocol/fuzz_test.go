@@ -63,6 +63,12 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("%d: valid request does not decode: %v", c.Code, err)
 			}
 		}
+		with, without := NewDecoder(Options{Version: v, Messages: true}), NewDecoder(Options{Version: v})
+		for range 2 {
+			if _, err := sameDecode(c.Code, resp, payload, wire, with, without); err != nil {
+				t.Fatalf("%d: with and without Options.Messages: %v", c.Code, err)
+			}
+		}
 		_ = rec.Clone()
 		_, _ = d.Version()
 	})

@@ -158,7 +158,7 @@ func checkBalanced(vals []Value) error {
 func decodeReq(t *testing.T, v Version, code Code, payload []byte) *Record {
 	t.Helper()
 	rec := &Record{}
-	if err := NewDecoder(Options{Version: v}).Request(code, payload, len(payload), rec); err != nil {
+	if err := NewDecoder(Options{Version: v, Messages: true}).Request(code, payload, len(payload), rec); err != nil {
 		t.Fatalf("request %d (%v): %v", code, v, err)
 	}
 	if err := checkBalanced(rec.Values); err != nil {
@@ -170,7 +170,7 @@ func decodeReq(t *testing.T, v Version, code Code, payload []byte) *Record {
 func decodeResp(t *testing.T, v Version, code Code, payload []byte) *Record {
 	t.Helper()
 	rec := &Record{}
-	if err := NewDecoder(Options{Version: v}).Response(code, payload, len(payload), rec); err != nil {
+	if err := NewDecoder(Options{Version: v, Messages: true}).Response(code, payload, len(payload), rec); err != nil {
 		t.Fatalf("response %d (%v): %v", code, v, err)
 	}
 	if err := checkBalanced(rec.Values); err != nil {

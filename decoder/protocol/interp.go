@@ -21,6 +21,8 @@ type state struct {
 	// impossible flags), for ValidRequest.
 	strict   bool
 	payloads bool
+	// messages: a Value per message of a batch (Options.Messages).
+	messages bool
 	// depth counts the open KindObject/KindList values; roles apply only at
 	// depth 0, and an early stop closes what is open.
 	depth int

@@ -10,7 +10,8 @@ import (
 // metadata, and the PollMessages response body after its 16-byte prefix.
 // This is the hot path, so it is written by hand: one bounds check per
 // header, values appended in one go, payload bytes never touched unless
-// Options.Payloads asks for them.
+// Options.Payloads asks for them, and no Value per message unless
+// Options.Messages does.
 
 const (
 	featHeader64 uint8 = 1 << iota // 64-byte message header (0.7+); 56 before
@@ -73,8 +74,7 @@ func (s *state) sentMessages(o *op) error {
 	index := s.b[s.off : s.off+int(idxLen)]
 	s.off += int(idxLen)
 	hsize := headerSize(o.feat)
-	s.reserve(count, hsize)
-	s.begin(o.name, KindList)
+	s.beginBatch(o.name, count, hsize)
 	var prev uint32
 	for i := 0; i < len(index); i += 16 {
 		e := index[i : i+16]
@@ -90,33 +90,45 @@ func (s *state) sentMessages(o *op) error {
 		}
 		prev = end
 	}
-	s.end()
+	s.endBatch()
 	return nil
 }
 
 func (s *state) polledMessages(o *op) error {
 	count := s.regs[o.count]
 	hsize := headerSize(o.feat)
-	s.reserve(count, hsize)
-	s.begin(o.name, KindList)
+	s.beginBatch(o.name, count, hsize)
 	for i := uint64(0); i < count; i++ {
 		if err := s.message(hsize, o.feat, -1); err != nil {
 			return err
 		}
 	}
-	s.end()
+	s.endBatch()
 	return nil
 }
 
-// reserve grows Values for count messages, but never for more than the
-// payload can hold, whatever count claims.
-func (s *state) reserve(count uint64, hsize int) {
+// beginBatch opens the list of a batch's messages when they are decoded one
+// by one (Options.Messages). It grows Values for count messages, but never
+// for more than the payload can hold, whatever count claims.
+func (s *state) beginBatch(name string, count uint64, hsize int) {
+	if !s.messages {
+		return
+	}
 	n := int(min(count, uint64(s.left()/hsize))) * valuesPerMessage
 	s.rec.Values = slices.Grow(s.rec.Values, n+2)
+	s.begin(name, KindList)
+}
+
+func (s *state) endBatch() {
+	if s.messages {
+		s.end()
+	}
 }
 
 // message decodes one record at s.off. expect is its size from the index
-// table, or -1 when there is none.
+// table, or -1 when there is none. Without Options.Messages the record is
+// checked exactly as with it (sizes, reserved word, user-header TLV, which
+// version detection weighs) but adds no Values, only to the summary.
 func (s *state) message(hsize int, feat uint8, expect int64) error {
 	b := s.b[s.off:]
 	// The lengths sit at the same offsets in both header sizes: check the
@@ -139,17 +151,19 @@ func (s *state) message(hsize int, feat uint8, expect int64) error {
 			return invalidValue("reserved", "is not zero:", r)
 		}
 	}
-	s.rec.Values = append(s.rec.Values,
-		Value{Name: "message", Kind: KindObject},
-		Value{Name: "checksum", Num: binary.LittleEndian.Uint64(h), Kind: KindUint},
-		Value{Name: "id", Num: binary.LittleEndian.Uint64(h[8:]), Hi: binary.LittleEndian.Uint64(h[16:]), Kind: KindU128},
-		Value{Name: "offset", Num: binary.LittleEndian.Uint64(h[24:]), Kind: KindUint},
-		Value{Name: "timestamp", Num: binary.LittleEndian.Uint64(h[32:]), Kind: KindTime},
-		Value{Name: "origin_timestamp", Num: binary.LittleEndian.Uint64(h[40:]), Kind: KindTime},
-		Value{Name: "user_headers_length", Num: uint64(uh), Kind: KindUint},
-		Value{Name: "payload_length", Num: uint64(pl), Kind: KindUint},
-	)
-	s.depth++
+	if s.messages {
+		s.rec.Values = append(s.rec.Values,
+			Value{Name: "message", Kind: KindObject},
+			Value{Name: "checksum", Num: binary.LittleEndian.Uint64(h), Kind: KindUint},
+			Value{Name: "id", Num: binary.LittleEndian.Uint64(h[8:]), Hi: binary.LittleEndian.Uint64(h[16:]), Kind: KindU128},
+			Value{Name: "offset", Num: binary.LittleEndian.Uint64(h[24:]), Kind: KindUint},
+			Value{Name: "timestamp", Num: binary.LittleEndian.Uint64(h[32:]), Kind: KindTime},
+			Value{Name: "origin_timestamp", Num: binary.LittleEndian.Uint64(h[40:]), Kind: KindTime},
+			Value{Name: "user_headers_length", Num: uint64(uh), Kind: KindUint},
+			Value{Name: "payload_length", Num: uint64(pl), Kind: KindUint},
+		)
+		s.depth++
+	}
 	s.rec.Summary.PayloadBytes += uint64(pl)
 	s.off += hsize
 
@@ -159,16 +173,20 @@ func (s *state) message(hsize int, feat uint8, expect int64) error {
 		if !s.partial {
 			return s.shortName("payload", false, int(min(pl, math.MaxInt32)))
 		}
-		if s.payloads {
-			pv.Str = s.rec.str(rest)
+		if s.messages {
+			if s.payloads {
+				pv.Str = s.rec.str(rest)
+			}
+			s.emit(pv)
 		}
-		s.emit(pv)
 		return errStop
 	}
-	if s.payloads {
-		pv.Str = s.rec.str(rest[:pl])
+	if s.messages {
+		if s.payloads {
+			pv.Str = s.rec.str(rest[:pl])
+		}
+		s.emit(pv)
 	}
-	s.emit(pv)
 	s.off += int(pl)
 
 	if uh > 0 {
@@ -177,13 +195,21 @@ func (s *state) message(hsize int, feat uint8, expect int64) error {
 			if !s.partial {
 				return s.shortName("user_headers", false, int(min(uh, math.MaxInt32)))
 			}
-			s.opaqueHeaders(rest, uh)
+			if s.messages {
+				s.opaqueHeaders(rest, uh)
+			}
 			return errStop
 		}
-		s.userHeaders(rest[:uh], feat&featKeyKind != 0)
+		if s.messages {
+			s.userHeaders(rest[:uh], feat&featKeyKind != 0)
+		} else if !validHeaders(rest[:uh], feat&featKeyKind != 0) {
+			s.soft++
+		}
 		s.off += int(uh)
 	}
-	s.end()
+	if s.messages {
+		s.end()
+	}
 	return nil
 }
 
@@ -212,35 +238,65 @@ func (s *state) opaqueHeaders(b []byte, declared uint32) {
 func (s *state) headerEntries(blob []byte, keyKind bool) bool {
 	s.begin("user_headers", KindList)
 	for p := 0; p < len(blob); {
-		kk := byte(2) // before 0.7 every key is a string
-		if keyKind {
-			if kk = blob[p]; kk == 0 {
-				return false
-			}
-			p++
-		}
-		key, p2, ok := headerTLV(blob, p)
-		if !ok || p2 >= len(blob) {
-			return false
-		}
-		vk := blob[p2]
-		if vk == 0 {
-			return false
-		}
-		val, p3, ok := headerTLV(blob, p2+1)
+		e, ok := nextHeader(blob, p, keyKind)
 		if !ok {
 			return false
 		}
-		p = p3
+		p = e.next
 		s.begin("header", KindObject)
-		s.emitEnum("key_kind", enumHeaderKind, uint64(kk))
-		s.emit(s.headerValue("key", kk, key, true))
-		s.emitEnum("value_kind", enumHeaderKind, uint64(vk))
-		s.emit(s.headerValue("value", vk, val, s.payloads))
+		s.emitEnum("key_kind", enumHeaderKind, uint64(e.keyKind))
+		s.emit(s.headerValue("key", e.keyKind, e.key, true))
+		s.emitEnum("value_kind", enumHeaderKind, uint64(e.valueKind))
+		s.emit(s.headerValue("value", e.valueKind, e.value, s.payloads))
 		s.end()
 	}
 	s.end()
 	return true
+}
+
+// validHeaders tells whether a user-headers blob is valid TLV, as
+// headerEntries would find it, without decoding it.
+func validHeaders(blob []byte, keyKind bool) bool {
+	for p := 0; p < len(blob); {
+		e, ok := nextHeader(blob, p, keyKind)
+		if !ok {
+			return false
+		}
+		p = e.next
+	}
+	return true
+}
+
+// header is one user-header entry (§4.9): [key_kind u8, from 0.7][key
+// TLV][value_kind u8][value TLV].
+type header struct {
+	keyKind, valueKind byte
+	key, value         []byte
+	next               int // offset after the entry
+}
+
+// nextHeader reads the entry at p; kinds are never 0.
+func nextHeader(blob []byte, p int, keyKind bool) (header, bool) {
+	e := header{keyKind: 2} // before 0.7 every key is a string
+	if keyKind {
+		if e.keyKind = blob[p]; e.keyKind == 0 {
+			return e, false
+		}
+		p++
+	}
+	key, p2, ok := headerTLV(blob, p)
+	if !ok || p2 >= len(blob) {
+		return e, false
+	}
+	if e.valueKind = blob[p2]; e.valueKind == 0 {
+		return e, false
+	}
+	val, p3, ok := headerTLV(blob, p2+1)
+	if !ok {
+		return e, false
+	}
+	e.key, e.value, e.next = key, val, p3
+	return e, true
 }
 
 // headerTLV reads [len u32][bytes] at p; every length is 1..255.

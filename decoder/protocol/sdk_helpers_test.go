@@ -139,7 +139,7 @@ func runSDKWorkload(t *testing.T) *sdkRun {
 			t.Fatalf("connection %d: no wire connection carries its %d calls in order", idx, len(cs))
 		}
 		used[match] = true
-		dec := protocol.NewDecoder(protocol.Options{})
+		dec := protocol.NewDecoder(protocol.Options{Messages: true})
 		decP := protocol.NewDecoder(protocol.Options{Payloads: true})
 		run.decoders = append(run.decoders, dec)
 		for i, c := range cs {

@@ -250,7 +250,7 @@ func TestVectorGoIdentifiers(t *testing.T) {
 func assertInvalid(t *testing.T, code Code, p []byte, reason string) {
 	t.Helper()
 	var rec Record
-	err := NewDecoder(Options{Version: V08}).Request(code, p, len(p), &rec)
+	err := NewDecoder(Options{Version: V08, Messages: true}).Request(code, p, len(p), &rec)
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Kind != ErrInvalid || de.Reason != reason {
 		t.Errorf("% x: err = %v, want %q", p, err, reason)
@@ -604,7 +604,7 @@ func TestVectorMessageHeader(t *testing.T) {
 	p := polledMessages(V08, 0, 2, m)
 	p[16+56] = 1
 	var r Record
-	err := NewDecoder(Options{Version: V08}).Response(100, p, len(p), &r)
+	err := NewDecoder(Options{Version: V08, Messages: true}).Response(100, p, len(p), &r)
 	var de *DecodeError
 	if !errors.As(err, &de) || de.Field != "reserved" {
 		t.Errorf("non-zero reserved: %v", err)

@@ -78,11 +78,11 @@ func conversation(v Version) []exchange {
 // payload decodes exactly as with the version fixed.
 func TestVersionDetection(t *testing.T) {
 	for _, v := range versions {
-		d := NewDecoder(Options{})
+		d := NewDecoder(Options{Messages: true})
 		if got, detected := d.Version(); got != V08 || detected {
 			t.Fatalf("fresh decoder: %v %v", got, detected)
 		}
-		fixed := NewDecoder(Options{Version: v})
+		fixed := NewDecoder(Options{Version: v, Messages: true})
 		var a, b Record
 		for _, x := range conversation(v) {
 			var err1, err2 error
@@ -138,7 +138,7 @@ func TestVersionEvidence(t *testing.T) {
 		},
 	}
 	for name, steps := range cases {
-		d := NewDecoder(Options{})
+		d := NewDecoder(Options{Messages: true})
 		var rec Record
 		for i, s := range steps {
 			var err error
@@ -160,7 +160,7 @@ func TestVersionEvidence(t *testing.T) {
 // A payload that no candidate decodes teaches nothing; a partial one
 // narrows only by what its prefix rules out.
 func TestVersionDetectionRobust(t *testing.T) {
-	d := NewDecoder(Options{})
+	d := NewDecoder(Options{Messages: true})
 	var rec Record
 	if err := d.Request(100, []byte{1, 2, 3}, 3, &rec); err == nil {
 		t.Error("garbage poll request decoded")
@@ -181,11 +181,11 @@ func TestVersionDetectionRobust(t *testing.T) {
 		t.Error(err)
 	}
 	// Validation asks every candidate but learns nothing.
-	d = NewDecoder(Options{})
+	d = NewDecoder(Options{Messages: true})
 	if !d.ValidRequest(100, samples(V05)[100][0]) || !d.ValidRequest(100, samples(V08)[100][0]) || d.set != allVersions {
 		t.Error("ValidRequest across versions")
 	}
-	d = NewDecoder(Options{Version: V08})
+	d = NewDecoder(Options{Version: V08, Messages: true})
 	if d.ValidRequest(100, samples(V05)[100][0]) {
 		t.Error("0.5 poll request valid for a 0.8 decoder")
 	}
@@ -198,7 +198,7 @@ func TestVersionDetectionRobust(t *testing.T) {
 func TestVersionDetectionUserHeaders(t *testing.T) {
 	p := samples(V07)[100][1]
 	first := 16 + len(record(V07, sampleMsgs(V07)[0]))
-	d := NewDecoder(Options{})
+	d := NewDecoder(Options{Messages: true})
 	var rec Record
 	if err := d.Response(100, p[:first+10], len(p), &rec); err != nil {
 		t.Fatal(err)
