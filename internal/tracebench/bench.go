@@ -87,6 +87,9 @@ const (
 	Untraced   = "untraced"
 	HeaderOnly = "header-only"
 	Full       = "full"
+	// FullMessages is full mode with --messages: every message of a batch
+	// decoded and printed, for what that detail costs.
+	FullMessages = "full-messages"
 	// Floor traces with bpf/floor.c, a minimal per-packet capture (see
 	// RunFloor): the yardstick for what any per-packet capture costs here.
 	Floor = "floor"
@@ -224,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return nil, errors.New("tracebench: rounds < 1")
 	}
 	for _, c := range cfg.Conditions {
-		if c != Untraced && c != HeaderOnly && c != Full && c != Floor {
+		if c != Untraced && c != HeaderOnly && c != Full && c != FullMessages && c != Floor {
 			return nil, fmt.Errorf("tracebench: unknown condition %q", c)
 		}
 	}
@@ -483,14 +486,25 @@ func (b *bench) tracerArgv(t *target) []string {
 	if t.cond == Floor {
 		return []string{b.cfg.Self, "tracer-child", "-cgroup", t.cgroup, "-port", t.port, "-mode", Floor}
 	}
+	mode, messages := t.cond, t.cond == FullMessages
+	if messages {
+		mode = Full
+	}
 	if b.cfg.Tracer == "replica" {
-		argv := []string{b.cfg.Self, "tracer-child", "-cgroup", t.cgroup, "-port", t.port, "-mode", t.cond, "-sink", b.cfg.Sink}
+		argv := []string{b.cfg.Self, "tracer-child", "-cgroup", t.cgroup, "-port", t.port, "-mode", mode, "-sink", b.cfg.Sink}
+		if messages {
+			argv = append(argv, "-messages")
+		}
 		if b.cfg.ProfileDir != "" {
 			argv = append(argv, "-cpuprofile", filepath.Join(b.cfg.ProfileDir, "tracer-"+t.cond+".pprof"))
 		}
 		return argv
 	}
-	return []string{b.cfg.Iggytrace, "trace", "--cgroup", t.cgroup, "-p", t.port, "--mode", t.cond, "-o", "json", "--log-level", "info"}
+	argv := []string{b.cfg.Iggytrace, "trace", "--cgroup", t.cgroup, "-p", t.port, "--mode", mode, "-o", "json", "--log-level", "info"}
+	if messages {
+		argv = append(argv, "--messages")
+	}
+	return argv
 }
 
 func (b *bench) runOne(ctx context.Context, t *target, w string, round int) (RunResult, error) {

@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 
 	"github.com/iggytrace/iggytrace/decoder"
+	"github.com/iggytrace/iggytrace/decoder/protocol"
 	"github.com/iggytrace/iggytrace/export/stdout"
 	"github.com/iggytrace/iggytrace/loader"
 )
@@ -20,6 +21,7 @@ type ReplicaConfig struct {
 	Cgroup     string
 	Port       uint16
 	Mode       loader.Mode
+	Messages   bool   // decode every message of a batch (--messages)
 	CPUProfile string // write a CPU profile of the whole run here ("" for none)
 	Sink       string // "json" (stdout JSON lines to Out) or "discard" (events dropped)
 	Out        io.Writer
@@ -55,7 +57,7 @@ func RunReplica(ctx context.Context, cfg ReplicaConfig, stderr io.Writer) error 
 	default:
 		return fmt.Errorf("unknown sink %q (want json or discard)", cfg.Sink)
 	}
-	tk := decoder.NewTracker(decoder.Config{}, emit)
+	tk := decoder.NewTracker(decoder.Config{Protocol: protocol.Options{Messages: cfg.Messages}}, emit)
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -106,6 +108,7 @@ func TracerChild(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	port := fs.Uint("port", 8090, "server port")
 	mode := fs.String("mode", "header-only", "capture mode, or floor (RunFloor instead of the replica)")
 	fs.StringVar(&cfg.Sink, "sink", "json", "json or discard")
+	fs.BoolVar(&cfg.Messages, "messages", false, "decode every message of a batch (--messages)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "CPU profile file")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -53,7 +53,7 @@ func bench(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.MaxTime, "max-time", cfg.MaxTime, "stop after the round that would pass this much time (0: run every round)")
 	fs.BoolVar(&cfg.NoTrace, "no-trace", false, "A/A test: same servers and runs, no tracer attached; the ratios show the noise floor")
 	workloads := fs.String("workloads", strings.Join(cfg.Workloads, ","), "workloads: produce, small")
-	conds := fs.String("conditions", strings.Join(cfg.Conditions, ","), "conditions: untraced, floor (bpf/floor.c, a minimal per-packet capture: a yardstick), header-only, full")
+	conds := fs.String("conditions", strings.Join(cfg.Conditions, ","), "conditions: untraced, floor (bpf/floor.c, a minimal per-packet capture: a yardstick), header-only, full, full-messages (full with --messages)")
 	layouts := fs.String("layout", tracebench.Shared+","+tracebench.Split, "CPU layouts, one whole bench each: shared (everything on every CPU), split (the tracer alone on the last CPU, server and load generator on the others)")
 	fs.IntVar(&cfg.ProduceConns, "produce-conns", cfg.ProduceConns, "produce: connections")
 	fs.IntVar(&cfg.ProduceBatches, "produce-batches", cfg.ProduceBatches, "produce: batches per connection")
