@@ -40,11 +40,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/iggytrace/iggytrace/bpf"
@@ -60,7 +58,7 @@ type Tracer struct {
 	objs  captureObjects
 	state *ebpf.Program // nil when connection events are unavailable
 	links []link.Link
-	rd    *ringbuf.Reader
+	rd    *ringReader
 
 	running   atomic.Bool
 	closeOnce sync.Once
@@ -167,7 +165,7 @@ func newTracer(cfg Config) (*Tracer, error) {
 		t.state = st.State
 	}
 
-	if t.rd, err = ringbuf.NewReader(t.objs.Events); err != nil {
+	if t.rd, err = newRingReader(t.objs.Events); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("loader: open ring buffer: %w", err)
 	}
@@ -257,19 +255,16 @@ func (t *Tracer) Run(ctx context.Context, fn func(*decoder.Segment)) error {
 	}
 	defer t.running.Store(false)
 
-	// Flush, not SetDeadline, wakes a blocked read from another goroutine:
-	// SetDeadline takes the lock that the blocked read holds. After Flush
-	// the reader returns what is in the ring, then ErrFlushed. This
-	// goroutine alone calls SetDeadline, between reads, to poll: the kernel
-	// writes records without waking the reader (see ring_flags in
-	// capture.c).
+	// The kernel writes records without waking the reader (see ring_flags
+	// in capture.c), so the loop also polls every PollInterval. A cancelled
+	// ctx wakes the wait; the loop then reads what is left and returns.
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		select {
 		case <-ctx.Done():
-			if err := t.rd.Flush(); err != nil && !errors.Is(err, os.ErrClosed) {
-				t.log.Warn("flush ring reader", "err", err)
+			if err := t.rd.wake(); err != nil && !errors.Is(err, os.ErrClosed) {
+				t.log.Warn("wake ring reader", "err", err)
 			}
 		case <-done:
 		}
@@ -277,30 +272,25 @@ func (t *Tracer) Run(ctx context.Context, fn func(*decoder.Segment)) error {
 
 	clk := newWallClock()
 	var (
-		raw  ringbuf.Record
 		rec  record
 		a, b decoder.Segment
 	)
-	t.rd.SetDeadline(time.Now().Add(t.cfg.PollInterval))
+	deliver := func(sample []byte) { t.deliver(sample, &rec, &clk, &a, &b, fn) }
 	for {
-		err := t.rd.ReadInto(&raw)
+		if _, err := t.rd.read(deliver); err != nil {
+			return fmt.Errorf("loader: tracer closed during Run: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		err := t.rd.wait(t.cfg.PollInterval)
 		switch {
-		case err == nil:
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			// Everything that was in the ring has been read.
-			t.rd.SetDeadline(time.Now().Add(t.cfg.PollInterval))
-			continue
-		case errors.Is(err, ringbuf.ErrFlushed):
-			if ctx.Err() != nil {
-				return nil
-			}
-			continue
+		case err == nil, errors.Is(err, errWoken):
 		case errors.Is(err, os.ErrClosed):
 			return fmt.Errorf("loader: tracer closed during Run: %w", err)
 		default:
 			return fmt.Errorf("loader: read ring buffer: %w", err)
 		}
-		t.deliver(raw.RawSample, &rec, &clk, &a, &b, fn)
 	}
 }
 
@@ -357,7 +347,7 @@ func (t *Tracer) Close() error {
 	t.closeOnce.Do(func() {
 		var errs []error
 		if t.rd != nil {
-			if err := t.rd.Close(); err != nil {
+			if err := t.rd.close(); err != nil {
 				errs = append(errs, fmt.Errorf("close ring reader: %w", err))
 			}
 		}

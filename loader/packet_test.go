@@ -2,14 +2,11 @@ package loader
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/iggytrace/iggytrace/decoder"
 	"github.com/iggytrace/iggytrace/internal/citest"
@@ -146,29 +143,20 @@ func (h *harness) drain() []testRec {
 	return recs
 }
 
-// drainRing reads what is in the ring now: Flush makes the reader return
-// the pending records and then ErrFlushed.
+// drainRing reads what is in the ring now.
 func drainRing(tr *Tracer) ([]testRec, error) {
-	tr.rd.SetDeadline(time.Time{})
-	if err := tr.rd.Flush(); err != nil {
-		return nil, fmt.Errorf("flush: %w", err)
-	}
 	var (
-		out []testRec
-		raw ringbuf.Record
-		clk = newWallClock()
+		out  []testRec
+		clk  = newWallClock()
+		derr error
 	)
-	for {
-		err := tr.rd.ReadInto(&raw)
-		if errors.Is(err, ringbuf.ErrFlushed) {
-			return out, nil
-		}
-		if err != nil {
-			return out, fmt.Errorf("read ring: %w", err)
-		}
+	_, err := tr.rd.read(func(sample []byte) {
 		var r testRec
-		if err := r.decode(raw.RawSample); err != nil {
-			return out, err
+		if derr != nil {
+			return
+		}
+		if derr = r.decode(sample); derr != nil {
+			return
 		}
 		r.data = append([]byte(nil), r.data...)
 		tr.read.Add(1)
@@ -177,7 +165,11 @@ func drainRing(tr *Tracer) ([]testRec, error) {
 			r.segment(clk.wall(r.ktime), &r.seg)
 		}
 		out = append(out, r)
+	})
+	if err != nil {
+		return out, fmt.Errorf("read ring: %w", err)
 	}
+	return out, derr
 }
 
 var (
