@@ -171,6 +171,11 @@ func BenchmarkProgram(b *testing.B) {
 		{"header-only/frame-per-packet", HeaderOnly, func(seq uint32) tcpPacket {
 			return c.toServer(seq, thPSH, request(101, pattern(1392, 1)))
 		}, 1400},
+		// One 100-byte frame per packet (a small command): kept whole, as
+		// full/100B keeps it.
+		{"header-only/small-frame-per-packet", HeaderOnly, func(seq uint32) tcpPacket {
+			return c.toServer(seq, thPSH, request(121, pattern(92, 1)))
+		}, 100},
 		// The middle of a huge frame: nothing kept, the bytes accounted.
 		{"header-only/mid-frame", HeaderOnly, func(seq uint32) tcpPacket {
 			return c.toServer(seq, thPSH, pattern(1400, 1))
