@@ -486,3 +486,116 @@ func TestRingFull(t *testing.T) {
 		})
 	}
 }
+
+// TestHeaderOnlySmallFrames: a packet that is one small frame is kept whole
+// without touching the flow state, and the tracker still keeps exactly the
+// header and budget of every frame around such packets: frames after them
+// (in one packet or spread over several), a frame whose last packet reads
+// like a small frame by coincidence, and a frame that begins in a small
+// packet and goes on in the next. Nothing counts as a loss of sync.
+func TestHeaderOnlySmallFrames(t *testing.T) {
+	const budget = 32
+	// A 60-byte tail that reads as a whole 60-byte GetStream request.
+	lookalike := request(200, pattern(52, 9))
+	big := request(101, concat(pattern(2000-60, 3), lookalike))
+	reqs := [][]byte{
+		request(1, nil),               // small, whole
+		request(200, pattern(20, 1)),  // small, whole
+		request(101, pattern(500, 2)), // after small ones: state behind, at a boundary; header split 3/5
+		request(38, pattern(10, 4)),   // small, whole
+		big,                           // three packets; the last looks like a small frame
+		request(121, pattern(30, 5)),  // small, whole
+		request(101, pattern(300, 6)), // begins in a small packet, goes on in the next
+		request(1, nil),
+	}
+	cuts := func(frames [][]byte) []int {
+		var at []int
+		off := 0
+		for i, f := range frames {
+			switch {
+			case i == 2: // 3 bytes of the header, then the rest
+				at = append(at, off+3)
+			case i == 4: // big: 1000 | 940 | the 60-byte lookalike
+				at = append(at, off+1000, off+len(f)-60)
+			case i == 6: // 20 bytes, then the rest
+				at = append(at, off+20)
+			}
+			off += len(f)
+			at = append(at, off)
+		}
+		return at[:len(at)-1]
+	}
+	resps := [][]byte{
+		response(0, nil),
+		response(0, pattern(24, 1)),
+		response(0, pattern(900, 2)),
+		response(3, nil),
+		response(0, pattern(2000, 3)),
+		response(0, pattern(16, 4)),
+		response(0, pattern(300, 6)),
+		response(0, nil),
+	}
+	for _, dir := range []decoder.Direction{decoder.ToServer, decoder.ToClient} {
+		t.Run(dir.String(), func(t *testing.T) {
+			h := newHarness(t, Config{MetaBudget: budget})
+			c := conn{netip.AddrPortFrom(cli4, 40000), netip.AddrPortFrom(srv4, 8090)}
+			frames, send, mk := reqs, h.in, c.toServer
+			if dir == decoder.ToClient {
+				frames, send, mk = resps, h.out, c.toClient
+			}
+			all := concat(frames...)
+			isn := uint32(0xfffffff0) // wraps around 2^32 inside the stream
+			send(mk(isn, thSYN, nil))
+			seq := isn + 1
+			for i, part := range cut(all, cuts(frames)...) {
+				send(mk(seq, thPSH, part))
+				seq += uint32(len(part))
+				if i == 1 {
+					// Two small whole frames so far: the state has not moved.
+					if next := flowNextSeq(t, h.tr); next != isn+1 {
+						t.Errorf("after two small frames the tracker is at %d, want %d (untouched)", next-isn-1, 0)
+					}
+				}
+			}
+
+			s := newStream(isn+1, all)
+			for _, r := range segments(h.drain()) {
+				if r.seg.Flags&decoder.SYN != 0 {
+					continue
+				}
+				if r.rflags&(rfDesync|rfRetrans|rfTrunc|rfResync) != 0 {
+					t.Errorf("record at %d: rflags %#x", r.seq-isn-1, r.rflags)
+				}
+				if err := s.add(r.seq, r.wireLen, r.data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.check(false, frameMask(frames, budget)); err != nil {
+				t.Fatal(err)
+			}
+			if st := h.tr.Stats(); st.SyncLost != 0 || st.SyncFound != 0 || st.DroppedRecords != 0 {
+				t.Errorf("sync lost %d, found %d, dropped %d", st.SyncLost, st.SyncFound, st.DroppedRecords)
+			}
+		})
+	}
+}
+
+// flowNextSeq returns next_seq of the only flow state in the map.
+func flowNextSeq(t *testing.T, tr *Tracer) uint32 {
+	t.Helper()
+	var (
+		k bpf.CaptureFlowKey
+		v bpf.CaptureFlow
+		n int
+	)
+	next := uint32(0)
+	it := tr.objs.Flows.Iterate()
+	for it.Next(&k, &v) {
+		n++
+		next = v.NextSeq
+	}
+	if err := it.Err(); err != nil || n != 1 {
+		t.Fatalf("%d flow states (%v), want 1", n, err)
+	}
+	return next
+}
