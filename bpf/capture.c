@@ -766,8 +766,12 @@ static __noinline int capture_headers(struct run *r, struct config *cfg)
 	 * frame where the next begins, so the next packet that reads the state
 	 * finds it at a frame boundary behind its own start and resumes at its
 	 * start (see the d > 0 case below). A packet that continues a frame
-	 * is not one frame by its first bytes, bar a coincidence that the
-	 * tracker survives like any other (positions stay exact; see below).
+	 * is not one frame by its first bytes, bar a coincidence (message
+	 * bytes can be made to look like a header): such a packet is still
+	 * copied whole, so user space, which frames the stream itself, loses
+	 * nothing, and the tracker finds the current frame's end behind it
+	 * or resynchronises as after any loss of sync. Packets larger than
+	 * the budget always go through the tracker, for that reason.
 	 */
 	if (p->plen <= r->budget && !(p->tcp_flags & (TH_SYN | TH_FIN | TH_RST)) && one_frame(r)) {
 		emit(p, seq, p->plen, p->plen, RF_FIRST | RF_LAST);
