@@ -27,8 +27,8 @@ type Stats struct {
 
 	SyncLost    uint64 // header-only: frame boundaries lost (gap, impossible length)
 	SyncFound   uint64 // header-only: boundaries found again at a packet start
-	Midstream   uint64 // header-only: connections first seen without their SYN
-	Retransmits uint64 // header-only: packets starting before the tracked point
+	Midstream   uint64 // header-only: connections first seen without their SYN, by a packet larger than one small frame
+	Retransmits uint64 // header-only: packets starting before the tracked point, small whole frames not included (user space counts those)
 	Truncated   uint64 // packets needing more records than one program run writes
 
 	StateRecords uint64 // connection open/close records written
