@@ -692,31 +692,34 @@ static long frame_step(__u32 i, struct run *r)
 }
 
 /*
- * Is the packet exactly one frame, by the header at its start? TCP puts
- * the payload of locally sent packets in page fragments, outside the
- * linear part of the skb, so the header is read with the helper.
+ * The size of the frame whose header starts the packet, by the strict
+ * checks; 0 if the packet does not start with a plausible frame header.
+ * TCP puts the payload of locally sent packets in page fragments, outside
+ * the linear part of the skb, so the header is read with the helper.
  */
-static __always_inline bool one_frame(struct run *r)
+static __always_inline __u32 packet_frame_size(struct run *r)
 {
 	__u32 w[2];
 
 	if (r->p.plen < FRAME_HDR)
-		return false;
+		return 0;
 	if (bpf_skb_load_bytes(r->p.skb, r->p.payload_off, w, sizeof(w)) < 0)
-		return false;
-	return frame_size(r->p.h.dir, w[0], w[1], r->max_frame, true) == r->p.plen;
+		return 0;
+	return frame_size(r->p.h.dir, w[0], w[1], r->max_frame, true);
+}
+
+/* Is the packet exactly one frame, by the header at its start? */
+static __always_inline bool one_frame(struct run *r)
+{
+	__u32 size = packet_frame_size(r);
+
+	return size != 0 && size == r->p.plen;
 }
 
 /* Does the packet start with a plausible frame header? */
 static __always_inline bool frame_start_at_packet(struct run *r)
 {
-	__u32 w[2];
-
-	if (r->p.plen < FRAME_HDR)
-		return false;
-	if (bpf_skb_load_bytes(r->p.skb, r->p.payload_off, w, sizeof(w)) < 0)
-		return false;
-	return frame_size(r->p.h.dir, w[0], w[1], r->max_frame, true) != 0;
+	return packet_frame_size(r) != 0;
 }
 
 /* Drop the tracker state of the other direction of k's connection. */

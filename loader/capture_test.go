@@ -176,19 +176,25 @@ func TestRecordFields(t *testing.T) {
 
 func countFlows(t *testing.T, tr *Tracer) int {
 	t.Helper()
+	return len(flowStates(t, tr))
+}
+
+// flowStates returns the frame tracker states in the flows map.
+func flowStates(t *testing.T, tr *Tracer) []bpf.CaptureFlow {
+	t.Helper()
 	var (
-		k bpf.CaptureFlowKey
-		v bpf.CaptureFlow
-		n int
+		k   bpf.CaptureFlowKey
+		v   bpf.CaptureFlow
+		out []bpf.CaptureFlow
 	)
 	it := tr.objs.Flows.Iterate()
 	for it.Next(&k, &v) {
-		n++
+		out = append(out, v)
 	}
 	if err := it.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return out
 }
 
 // An RST from either side drops the tracker state of both directions.
@@ -583,19 +589,9 @@ func TestHeaderOnlySmallFrames(t *testing.T) {
 // flowNextSeq returns next_seq of the only flow state in the map.
 func flowNextSeq(t *testing.T, tr *Tracer) uint32 {
 	t.Helper()
-	var (
-		k bpf.CaptureFlowKey
-		v bpf.CaptureFlow
-		n int
-	)
-	next := uint32(0)
-	it := tr.objs.Flows.Iterate()
-	for it.Next(&k, &v) {
-		n++
-		next = v.NextSeq
+	states := flowStates(t, tr)
+	if len(states) != 1 {
+		t.Fatalf("%d flow states, want 1", len(states))
 	}
-	if err := it.Err(); err != nil || n != 1 {
-		t.Fatalf("%d flow states (%v), want 1", n, err)
-	}
-	return next
+	return states[0].NextSeq
 }
