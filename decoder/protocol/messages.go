@@ -33,7 +33,8 @@ func headerSize(feat uint8) int {
 }
 
 // messageDoc describes the values a message record decodes to.
-const messageDoc = "Each decodes to `message {checksum, id (u128), offset, timestamp, origin_timestamp, " +
+const messageDoc = "Every record is checked; only with `--messages` (or `--payloads`) does each decode to " +
+	"`message {checksum, id (u128), offset, timestamp, origin_timestamp, " +
 	"user_headers_length, payload_length, payload, user_headers}`: payload is its length, with the bytes " +
 	"only when payloads are enabled; user_headers (only when non-empty) is a list of " +
 	"`header {key_kind, key, value_kind, value}` (value bytes only with payloads; before 0.7 keys have no kind byte " +
