@@ -708,12 +708,24 @@ static __always_inline __u32 packet_frame_size(struct run *r)
 	return frame_size(r->p.h.dir, w[0], w[1], r->max_frame, true);
 }
 
-/* Is the packet exactly one frame, by the header at its start? */
-static __always_inline bool one_frame(struct run *r)
+/*
+ * If the packet is one frame that fits the budget, by the header at its
+ * start, and carries no SYN, FIN or RST: write it whole, as the frame walk
+ * would, and return true. Not inlined, with the whole test inside: the
+ * verifier then walks the rest of capture_headers once, not once per way
+ * the test can fail (inlined, it walked twice the instructions).
+ */
+static __noinline bool keep_small_frame(struct run *r)
 {
-	__u32 size = packet_frame_size(r);
+	__u32 size;
 
-	return size != 0 && size == r->p.plen;
+	if (r->p.plen > r->budget || (r->p.tcp_flags & (TH_SYN | TH_FIN | TH_RST)))
+		return false;
+	size = packet_frame_size(r);
+	if (size == 0 || size != r->p.plen)
+		return false;
+	emit(&r->p, r->p.seq, size, size, RF_FIRST | RF_LAST);
+	return true;
 }
 
 /* Does the packet start with a plausible frame header? */
@@ -776,10 +788,8 @@ static __noinline int capture_headers(struct run *r, struct config *cfg)
 	 * or resynchronises as after any loss of sync. Packets larger than
 	 * the budget always go through the tracker, for that reason.
 	 */
-	if (p->plen <= r->budget && !(p->tcp_flags & (TH_SYN | TH_FIN | TH_RST)) && one_frame(r)) {
-		emit(p, seq, p->plen, p->plen, RF_FIRST | RF_LAST);
+	if (keep_small_frame(r))
 		return 0;
-	}
 
 	__builtin_memcpy(k.saddr, p->h.saddr, 16);
 	__builtin_memcpy(k.daddr, p->h.daddr, 16);
