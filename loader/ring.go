@@ -96,7 +96,8 @@ func (r *ringReader) prodPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod
 // read passes every record the ring holds now to fn, in ring order, and
 // returns how many it passed. The sample is valid only until fn returns.
 // It stops early at a record still being written (its writer may have been
-// interrupted; a later read gets it). It returns os.ErrClosed after close.
+// interrupted; a later read gets it). It returns os.ErrClosed after close,
+// and an error for a record longer than the ring.
 func (r *ringReader) read(fn func(sample []byte)) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -117,6 +118,12 @@ func (r *ringReader) read(fn func(sample []byte)) (int, error) {
 			break
 		}
 		size := uint64(hdr &^ (ringBusy | ringDiscard))
+		if size > r.mask+1-ringHdr {
+			// Only a kernel bug could write this; stop rather than read
+			// past the mapping.
+			atomic.StoreUint64(r.consPos(), cons)
+			return n, fmt.Errorf("ring record of %d bytes in a %d-byte ring", size, r.mask+1)
+		}
 		if hdr&ringDiscard == 0 {
 			start := off + ringHdr
 			fn(r.data[start : start+size : start+size])
