@@ -277,7 +277,7 @@ func (t *Tracer) Run(ctx context.Context, fn func(*decoder.Segment)) error {
 	)
 	deliver := func(sample []byte) { t.deliver(sample, &rec, &clk, &a, &b, fn) }
 	for {
-		if _, err := t.rd.read(deliver); errors.Is(err, os.ErrClosed) {
+		if err := t.rd.read(deliver); errors.Is(err, os.ErrClosed) {
 			return fmt.Errorf("loader: tracer closed during Run: %w", err)
 		} else if err != nil {
 			return fmt.Errorf("loader: read ring buffer: %w", err)

@@ -150,7 +150,7 @@ func drainRing(tr *Tracer) ([]testRec, error) {
 		clk  = newWallClock()
 		derr error
 	)
-	_, err := tr.rd.read(func(sample []byte) {
+	err := tr.rd.read(func(sample []byte) {
 		var r testRec
 		if derr != nil {
 			return

@@ -93,20 +93,18 @@ func newRingReader(m *ebpf.Map) (_ *ringReader, err error) {
 func (r *ringReader) consPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons[0])) }
 func (r *ringReader) prodPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
 
-// read passes every record the ring holds now to fn, in ring order, and
-// returns how many it passed. The sample is valid only until fn returns.
-// It stops early at a record still being written (its writer may have been
+// read passes every record the ring holds now to fn, in ring order. The
+// sample is valid only until fn returns. It stops early at a record still being written (its writer may have been
 // interrupted; a later read gets it). It returns os.ErrClosed after close,
 // and an error for a record longer than the ring.
-func (r *ringReader) read(fn func(sample []byte)) (int, error) {
+func (r *ringReader) read(fn func(sample []byte)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed.Load() {
-		return 0, os.ErrClosed
+		return os.ErrClosed
 	}
 	cons := atomic.LoadUint64(r.consPos())
 	released := cons
-	n := 0
 	for {
 		prod := atomic.LoadUint64(r.prodPos())
 		if cons >= prod {
@@ -122,12 +120,11 @@ func (r *ringReader) read(fn func(sample []byte)) (int, error) {
 			// Only a kernel bug could write this; stop rather than read
 			// past the mapping.
 			atomic.StoreUint64(r.consPos(), cons)
-			return n, fmt.Errorf("ring record of %d bytes in a %d-byte ring", size, r.mask+1)
+			return fmt.Errorf("ring record of %d bytes in a %d-byte ring", size, r.mask+1)
 		}
 		if hdr&ringDiscard == 0 {
 			start := off + ringHdr
 			fn(r.data[start : start+size : start+size])
-			n++
 		}
 		cons += (size + ringHdr + 7) &^ 7
 		if cons-released >= ringReleaseEvery {
@@ -138,7 +135,7 @@ func (r *ringReader) read(fn func(sample []byte)) (int, error) {
 	if cons != released {
 		atomic.StoreUint64(r.consPos(), cons)
 	}
-	return n, nil
+	return nil
 }
 
 // errWoken: wait returned because of wake.
