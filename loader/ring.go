@@ -94,9 +94,10 @@ func (r *ringReader) consPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.cons
 func (r *ringReader) prodPos() *uint64 { return (*uint64)(unsafe.Pointer(&r.prod[0])) }
 
 // read passes every record the ring holds now to fn, in ring order. The
-// sample is valid only until fn returns. It stops early at a record still being written (its writer may have been
-// interrupted; a later read gets it). It returns os.ErrClosed after close,
-// and an error for a record longer than the ring.
+// sample is valid only until fn returns. It stops early at a record still
+// being written (its writer may have been interrupted; a later read gets
+// it). It returns os.ErrClosed after close, and an error for a record
+// longer than the ring.
 func (r *ringReader) read(fn func(sample []byte)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
